@@ -1,0 +1,134 @@
+package io.pointsman.core.linux;
+
+import io.pointsman.core.model.IpFamily;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Runs the real iptables tools. Arguments are fixed strings: nothing from a Service ever reaches
+ * a shell or an argument list, only the restore payload on stdin.
+ */
+public final class ExecNetfilter implements Netfilter {
+    private static final Pattern FAILED_LINE = Pattern.compile("line:? (\\d+)");
+    private static final long TIMEOUT_SECONDS = 120;
+
+    private final String iptablesRestore;
+    private final String ip6tablesRestore;
+    private final String iptablesSave;
+    private final String ip6tablesSave;
+
+    /** Uses the tools on the PATH, whichever flavour (nft or legacy) the node's alternatives select. */
+    public ExecNetfilter() {
+        this("iptables-restore", "ip6tables-restore", "iptables-save", "ip6tables-save");
+    }
+
+    public ExecNetfilter(String iptablesRestore, String ip6tablesRestore, String iptablesSave, String ip6tablesSave) {
+        this.iptablesRestore = iptablesRestore;
+        this.ip6tablesRestore = ip6tablesRestore;
+        this.iptablesSave = iptablesSave;
+        this.ip6tablesSave = ip6tablesSave;
+    }
+
+    @Override
+    public void restore(IpFamily family, String payload) throws RestoreException {
+        String tool = family == IpFamily.IPv4 ? iptablesRestore : ip6tablesRestore;
+        // -w: wait for the xtables lock (5 s) rather than fail while another tool holds it.
+        Result r = run(List.of(tool, "-w", "5", "-W", "100000", "--noflush", "--counters"), payload);
+        if (r.exit != 0) {
+            int line = 0;
+            Matcher m = FAILED_LINE.matcher(r.stderr);
+            if (m.find()) {
+                line = Integer.parseInt(m.group(1));
+            }
+            String text = lineOf(payload, line);
+            throw new RestoreException(tool + " exited " + r.exit + ": " + r.stderr.strip()
+                    + (line > 0 ? " (line " + line + ": " + text + ")" : ""), line, text);
+        }
+    }
+
+    @Override
+    public String save(IpFamily family, String table) throws RestoreException {
+        String tool = family == IpFamily.IPv4 ? iptablesSave : ip6tablesSave;
+        Result r = run(List.of(tool, "-t", table), null);
+        if (r.exit != 0) {
+            throw new RestoreException(tool + " -t " + table + " exited " + r.exit + ": " + r.stderr.strip(), 0, "");
+        }
+        return r.stdout;
+    }
+
+    /** Line {@code n} (1-based) of {@code text}, "" when out of range. */
+    static String lineOf(String text, int n) {
+        if (n <= 0) {
+            return "";
+        }
+        int start = 0;
+        for (int i = 1; i < n; i++) {
+            int nl = text.indexOf('\n', start);
+            if (nl < 0) {
+                return "";
+            }
+            start = nl + 1;
+        }
+        int end = text.indexOf('\n', start);
+        return end < 0 ? text.substring(start) : text.substring(start, end);
+    }
+
+    private record Result(int exit, String stdout, String stderr) {
+    }
+
+    private static Result run(List<String> command, String stdin) throws RestoreException {
+        ProcessBuilder pb = new ProcessBuilder(new ArrayList<>(command));
+        Process p;
+        try {
+            p = pb.start();
+        } catch (IOException e) {
+            throw new RestoreException("cannot run " + command.get(0) + ": " + e.getMessage()
+                    + " (expected: the iptables tools on the PATH)", e);
+        }
+        try {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            Thread outPump = pump(p.getInputStream(), out);
+            Thread errPump = pump(p.getErrorStream(), err);
+            try (OutputStream in = p.getOutputStream()) {
+                if (stdin != null) {
+                    in.write(stdin.getBytes(StandardCharsets.UTF_8));
+                }
+            } catch (IOException e) {
+                // The tool may exit early on a bad line and close its stdin; its exit code tells.
+            }
+            if (!p.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new RestoreException(command.get(0) + " did not finish within " + TIMEOUT_SECONDS + " s", 0, "");
+            }
+            outPump.join();
+            errPump.join();
+            return new Result(p.exitValue(), out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        } catch (InterruptedException e) {
+            p.destroyForcibly();
+            Thread.currentThread().interrupt();
+            throw new RestoreException("interrupted while running " + command.get(0), e);
+        }
+    }
+
+    private static Thread pump(InputStream in, ByteArrayOutputStream sink) {
+        Thread t = new Thread(() -> {
+            try (in) {
+                in.transferTo(sink);
+            } catch (IOException ignored) {
+                // The process went away; what was read is kept.
+            }
+        }, "exec-pump");
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+}
