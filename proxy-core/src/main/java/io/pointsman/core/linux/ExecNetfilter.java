@@ -24,6 +24,7 @@ public final class ExecNetfilter implements Netfilter {
     private final String ip6tablesRestore;
     private final String iptablesSave;
     private final String ip6tablesSave;
+    private final List<String> commandPrefix;
 
     /** Uses the tools on the PATH, whichever flavour (nft or legacy) the node's alternatives select. */
     public ExecNetfilter() {
@@ -31,6 +32,20 @@ public final class ExecNetfilter implements Netfilter {
     }
 
     public ExecNetfilter(String iptablesRestore, String ip6tablesRestore, String iptablesSave, String ip6tablesSave) {
+        this(List.of(), iptablesRestore, ip6tablesRestore, iptablesSave, ip6tablesSave);
+    }
+
+    /**
+     * Runs the tools on the PATH behind a fixed command prefix, e.g. {@code ip netns exec NS}, so
+     * tests can aim them at a network namespace of their own.
+     */
+    public ExecNetfilter(List<String> commandPrefix) {
+        this(commandPrefix, "iptables-restore", "ip6tables-restore", "iptables-save", "ip6tables-save");
+    }
+
+    private ExecNetfilter(List<String> commandPrefix, String iptablesRestore, String ip6tablesRestore,
+                          String iptablesSave, String ip6tablesSave) {
+        this.commandPrefix = List.copyOf(commandPrefix);
         this.iptablesRestore = iptablesRestore;
         this.ip6tablesRestore = ip6tablesRestore;
         this.iptablesSave = iptablesSave;
@@ -84,13 +99,15 @@ public final class ExecNetfilter implements Netfilter {
     private record Result(int exit, String stdout, String stderr) {
     }
 
-    private static Result run(List<String> command, String stdin) throws RestoreException {
-        ProcessBuilder pb = new ProcessBuilder(new ArrayList<>(command));
+    private Result run(List<String> tool, String stdin) throws RestoreException {
+        List<String> command = new ArrayList<>(commandPrefix);
+        command.addAll(tool);
+        ProcessBuilder pb = new ProcessBuilder(command);
         Process p;
         try {
             p = pb.start();
         } catch (IOException e) {
-            throw new RestoreException("cannot run " + command.get(0) + ": " + e.getMessage()
+            throw new RestoreException("cannot run " + tool.get(0) + ": " + e.getMessage()
                     + " (expected: the iptables tools on the PATH)", e);
         }
         try {
@@ -107,7 +124,7 @@ public final class ExecNetfilter implements Netfilter {
             }
             if (!p.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
-                throw new RestoreException(command.get(0) + " did not finish within " + TIMEOUT_SECONDS + " s", 0, "");
+                throw new RestoreException(tool.get(0) + " did not finish within " + TIMEOUT_SECONDS + " s", 0, "");
             }
             outPump.join();
             errPump.join();
@@ -115,7 +132,7 @@ public final class ExecNetfilter implements Netfilter {
         } catch (InterruptedException e) {
             p.destroyForcibly();
             Thread.currentThread().interrupt();
-            throw new RestoreException("interrupted while running " + command.get(0), e);
+            throw new RestoreException("interrupted while running " + tool.get(0), e);
         }
     }
 

@@ -1,35 +1,65 @@
 package io.pointsman.core.metrics;
 
 import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.Gauge;
-import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.pointsman.core.model.IpFamily;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
 /**
  * Upstream kube-proxy's {@code kubeproxy_*} metrics on a Micrometer Prometheus registry. Names,
- * types, labels and buckets follow pkg/proxy/metrics; only what Pointsman implements is registered.
+ * types, labels, help and buckets follow pkg/proxy/metrics; only what Pointsman implements is
+ * registered, and labelled series appear on first use, as upstream's vectors do.
+ *
+ * <p>Counters are Micrometer counters (their Prometheus names come out as upstream's). Gauges and
+ * histograms go through an {@link ExactNameCollector} on the underlying Prometheus registry: the
+ * Prometheus Java client would strip {@code _total} from upstream's gauges
+ * {@code kubeproxy_sync_proxy_rules_iptables_total} and {@code ..._no_local_endpoints_total}, and
+ * Micrometer timers add a {@code _max} gauge upstream does not have.
  */
 public final class ProxyMetrics {
-    /** ExponentialBuckets(0.001, 2, 15): 1 ms … 16.384 s. */
-    static final Duration[] SYNC_BUCKETS = syncBuckets();
+    /** The content type of {@link #scrape()}: Prometheus text format 0.0.4. */
+    public static final String CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+    /** ExponentialBuckets(0.001, 2, 15): 0.001 … 16.384 seconds. */
+    static final double[] SYNC_BUCKETS = exponential(0.001, 2, 15);
+
+    /** 0, 0.25, 0.5, 1…59 by 1, 60…115 by 5, 120…300 by 30 seconds (upstream's merge() leads with 0). */
+    static final double[] NETWORK_PROGRAMMING_BUCKETS = networkProgrammingBuckets();
+
+    private static final String IP_FAMILY = "ip_family";
 
     private final PrometheusMeterRegistry registry;
     private final String mode;
-    private final Map<String, Timer> timers = new ConcurrentHashMap<>();
+    private final ExactNameCollector exact = new ExactNameCollector();
     private final Map<String, Counter> counters = new ConcurrentHashMap<>();
+    private final Set<String> counterNames = ConcurrentHashMap.newKeySet();
     private final Map<String, AtomicLong> gauges = new ConcurrentHashMap<>();
+    private final GaugeFamily servicesPending;
+    private final GaugeFamily endpointsPending;
 
     public ProxyMetrics(String mode) {
         this.mode = mode;
         this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        registry.getPrometheusRegistry().register(exact);
+        // Unlabelled metrics exist from the start, at zero, as upstream registers them.
+        servicesPending = gaugeFamily("kubeproxy_sync_proxy_rules_service_changes_pending",
+                alpha("Pending proxy rules Service changes"), List.of());
+        endpointsPending = gaugeFamily("kubeproxy_sync_proxy_rules_endpoint_changes_pending",
+                alpha("Pending proxy rules Endpoint changes"), List.of());
+        servicesPending.set(List.of(), 0);
+        endpointsPending.set(List.of(), 0);
+        serviceChanges();
+        endpointChanges();
     }
 
     public PrometheusMeterRegistry registry() {
@@ -40,127 +70,225 @@ public final class ProxyMetrics {
         return mode;
     }
 
-    /** The Prometheus text exposition (format 0.0.4). */
+    /** The Prometheus text exposition (format 0.0.4, see {@link #CONTENT_TYPE}). */
     public String scrape() {
         return registry.scrape();
     }
 
-    private static Duration[] syncBuckets() {
-        Duration[] b = new Duration[15];
-        double v = 0.001;
-        for (int i = 0; i < b.length; i++) {
-            b[i] = Duration.ofNanos(Math.round(v * 1e9));
-            v *= 2;
-        }
-        return b;
-    }
-
-    private Timer syncTimer(String name, String help, IpFamily family) {
-        return timers.computeIfAbsent(name + family, k -> Timer.builder(name)
-                .description(help)
-                .tag("ip_family", family.name())
-                .serviceLevelObjectives(SYNC_BUCKETS)
-                .register(registry));
-    }
-
-    /** One sync of one family finished successfully or not; records the duration histograms. */
+    /** One sync of one family finished (successfully or not); records the duration histograms. */
     public void syncDuration(IpFamily family, Duration took, boolean full) {
-        syncTimer("kubeproxy.sync.proxy.rules.duration", "SyncProxyRules latency in seconds", family).record(took);
+        double seconds = seconds(took);
+        List<String> labels = List.of(family.name());
+        syncHistogram("kubeproxy_sync_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds")
+                .observe(labels, seconds);
         if (full) {
-            syncTimer("kubeproxy.sync.full.proxy.rules.duration", "SyncProxyRules latency in seconds for full resyncs",
-                    family).record(took);
+            syncHistogram("kubeproxy_sync_full_proxy_rules_duration_seconds",
+                    "SyncProxyRules latency in seconds for full resyncs").observe(labels, seconds);
         } else {
-            syncTimer("kubeproxy.sync.partial.proxy.rules.duration",
-                    "SyncProxyRules latency in seconds for partial resyncs", family).record(took);
+            syncHistogram("kubeproxy_sync_partial_proxy_rules_duration_seconds",
+                    "SyncProxyRules latency in seconds for partial resyncs").observe(labels, seconds);
         }
+    }
+
+    /**
+     * A change (Service or endpoint) reached the kernel {@code took} after it was made in the API
+     * (e.g. the EndpointSlice's endpoints.kubernetes.io/last-change-trigger-time annotation).
+     */
+    public void networkProgrammingDuration(IpFamily family, Duration took) {
+        histogramFamily("kubeproxy_network_programming_duration_seconds",
+                        alpha("In Cluster Network Programming Latency in seconds"), List.of(IP_FAMILY),
+                        NETWORK_PROGRAMMING_BUCKETS)
+                .observe(List.of(family.name()), seconds(took));
     }
 
     /** A sync finished successfully at {@code when}. */
     public void lastSync(IpFamily family, Instant when) {
-        gauge("kubeproxy.sync.proxy.rules.last.timestamp.seconds",
-                "The last time proxy rules were successfully synced", Map.of("ip_family", family.name()))
-                .set(when.getEpochSecond());
+        gaugeFamily("kubeproxy_sync_proxy_rules_last_timestamp_seconds",
+                        alpha("The last time proxy rules were successfully synced"), List.of(IP_FAMILY))
+                .set(List.of(family.name()), epochSeconds(when));
     }
 
     /** A sync was requested at {@code when}. */
     public void lastQueued(IpFamily family, Instant when) {
-        gauge("kubeproxy.sync.proxy.rules.last.queued.timestamp.seconds",
-                "The last time a sync of proxy rules was queued", Map.of("ip_family", family.name()))
-                .set(when.getEpochSecond());
+        gaugeFamily("kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds",
+                        alpha("The last time a sync of proxy rules was queued"), List.of(IP_FAMILY))
+                .set(List.of(family.name()), epochSeconds(when));
     }
 
     public void serviceChange() {
-        counter("kubeproxy.sync.proxy.rules.service.changes", "Cumulative proxy rules Service changes", Map.of())
-                .increment();
+        serviceChanges().increment();
     }
 
     public void endpointChange() {
-        counter("kubeproxy.sync.proxy.rules.endpoint.changes", "Cumulative proxy rules Endpoint changes", Map.of())
-                .increment();
+        endpointChanges().increment();
     }
 
-    /** Registers the pending-change gauges, read from the change tracker at scrape time. */
+    /** Binds the pending-change gauges to the change tracker; read at scrape time. Rebinding replaces. */
     public void pendingChanges(Supplier<Number> services, Supplier<Number> endpoints) {
-        Gauge.builder("kubeproxy.sync.proxy.rules.service.changes.pending", services)
-                .description("Pending proxy rules Service changes").register(registry);
-        Gauge.builder("kubeproxy.sync.proxy.rules.endpoint.changes.pending", endpoints)
-                .description("Pending proxy rules Endpoint changes").register(registry);
+        servicesPending.bind(List.of(), () -> services.get().doubleValue());
+        endpointsPending.bind(List.of(), () -> endpoints.get().doubleValue());
     }
 
     /** iptables mode: rules owned (total) and rules written by the last sync (last), per table. */
     public void iptablesRules(String table, IpFamily family, long total, long last) {
-        Map<String, String> tags = Map.of("table", table, "ip_family", family.name());
-        gauge("kubeproxy.sync.proxy.rules.iptables.total", "Total number of iptables rules owned by kube-proxy", tags)
-                .set(total);
-        gauge("kubeproxy.sync.proxy.rules.iptables.last",
-                "Number of iptables rules written by kube-proxy in last sync", tags).set(last);
+        List<String> names = List.of("table", IP_FAMILY);
+        List<String> values = List.of(table, family.name());
+        gaugeFamily("kubeproxy_sync_proxy_rules_iptables_total",
+                alpha("Total number of iptables rules owned by kube-proxy"), names).set(values, total);
+        gaugeFamily("kubeproxy_sync_proxy_rules_iptables_last",
+                alpha("Number of iptables rules written by kube-proxy in last sync"), names).set(values, last);
     }
 
-    /** iptables mode: a restore failed. */
+    /** iptables mode: a restore failed (every failure counts; partial ones are counted again apart). */
     public void restoreFailure(IpFamily family, boolean partial) {
-        Map<String, String> tags = Map.of("ip_family", family.name());
+        Map<String, String> tags = Map.of(IP_FAMILY, family.name());
         counter("kubeproxy.sync.proxy.rules.iptables.restore.failures",
-                "Cumulative proxy iptables restore failures", tags).increment();
+                alpha("Cumulative proxy iptables restore failures"), tags).increment();
         if (partial) {
             counter("kubeproxy.sync.proxy.rules.iptables.partial.restore.failures",
-                    "Cumulative proxy iptables partial restore failures", tags).increment();
+                    alpha("Cumulative proxy iptables partial restore failures"), tags).increment();
         }
     }
 
-    /** Service ports with a Local policy and no local endpoints, after the last sync. */
+    /** nftables mode: applying a sync transaction failed. */
+    public void nftablesSyncFailure(IpFamily family) {
+        counter("kubeproxy.sync.proxy.rules.nftables.sync.failures", alpha("Cumulative proxy nftables sync failures"),
+                Map.of(IP_FAMILY, family.name())).increment();
+    }
+
+    /** nftables mode: deleting stale chains failed. */
+    public void nftablesCleanupFailure(IpFamily family) {
+        counter("kubeproxy.sync.proxy.rules.nftables.cleanup.failures",
+                alpha("Cumulative proxy nftables cleanup failures"), Map.of(IP_FAMILY, family.name())).increment();
+    }
+
+    /** Service ports with a Local policy ("internal" or "external") and no local endpoints, after the last sync. */
     public void noLocalEndpoints(String trafficPolicy, IpFamily family, long count) {
-        gauge("kubeproxy.sync.proxy.rules.no.local.endpoints.total",
-                "Number of services with a Local traffic policy and no endpoints",
-                Map.of("traffic_policy", trafficPolicy, "ip_family", family.name())).set(count);
+        gaugeFamily("kubeproxy_sync_proxy_rules_no_local_endpoints_total",
+                        alpha("Number of services with a Local traffic policy and no endpoints"),
+                        List.of("traffic_policy", IP_FAMILY))
+                .set(List.of(trafficPolicy, family.name()), count);
     }
 
     public void healthzRequest(int code) {
-        counter("kubeproxy.proxy.healthz", "Cumulative proxy healthz HTTP status", Map.of("code", Integer.toString(code)))
-                .increment();
+        counter("kubeproxy.proxy.healthz", alpha("Cumulative proxy healthz HTTP status"),
+                Map.of("code", Integer.toString(code))).increment();
     }
 
     public void livezRequest(int code) {
-        counter("kubeproxy.proxy.livez", "Cumulative proxy livez HTTP status", Map.of("code", Integer.toString(code)))
-                .increment();
+        counter("kubeproxy.proxy.livez", alpha("Cumulative proxy livez HTTP status"),
+                Map.of("code", Integer.toString(code))).increment();
     }
 
-    /** A counter by Micrometer name (dots), created on first use. */
+    /**
+     * A counter by Micrometer name (dots; exposed with underscores and a {@code _total} suffix),
+     * created on first use.
+     */
     public Counter counter(String name, String help, Map<String, String> tags) {
-        return counters.computeIfAbsent(name + tags, k -> {
+        return counters.computeIfAbsent(name + new TreeMap<>(tags), k -> {
+            String exposed = prometheusName(name);
+            exposed = exposed.endsWith("_total") ? exposed : exposed + "_total";
+            if (exact.contains(exposed)) {
+                throw new IllegalArgumentException("counter " + name + ": " + exposed
+                        + " is already registered as a gauge or histogram (expected: a name not in use)");
+            }
+            counterNames.add(exposed);
             Counter.Builder b = Counter.builder(name).description(help);
             tags.forEach(b::tag);
             return b.register(registry);
         });
     }
 
-    /** A gauge by Micrometer name (dots), created on first use, holding a settable value. */
+    /**
+     * A gauge created on first use, holding a settable value. The name may use dots or
+     * underscores; it is exposed with underscores and otherwise exactly as given (a trailing
+     * {@code _total} is kept, as upstream has such gauges).
+     */
     public AtomicLong gauge(String name, String help, Map<String, String> tags) {
-        return gauges.computeIfAbsent(name + tags, k -> {
+        TreeMap<String, String> sorted = new TreeMap<>(tags);
+        return gauges.computeIfAbsent(name + sorted, k -> {
+            String exposed = prometheusName(name);
             AtomicLong value = new AtomicLong();
-            Gauge.Builder<AtomicLong> b = Gauge.builder(name, value, AtomicLong::get).description(help);
-            tags.forEach(b::tag);
-            b.register(registry);
+            gaugeFamily(exposed, help, new ArrayList<>(sorted.keySet()))
+                    .bind(new ArrayList<>(sorted.values()), value::get);
             return value;
         });
+    }
+
+    private GaugeFamily gaugeFamily(String name, String help, List<String> labelNames) {
+        refuseCounterName(name);
+        return exact.gauge(name, help, labelNames);
+    }
+
+    private HistogramFamily histogramFamily(String name, String help, List<String> labelNames, double[] bounds) {
+        refuseCounterName(name);
+        return exact.histogram(name, help, labelNames, bounds);
+    }
+
+    // Two families of one name would make the whole exposition invalid.
+    private void refuseCounterName(String name) {
+        if (counterNames.contains(name)) {
+            throw new IllegalArgumentException("gauge or histogram " + name
+                    + " is already registered as a counter (expected: a name not in use)");
+        }
+    }
+
+    private Counter serviceChanges() {
+        return counter("kubeproxy.sync.proxy.rules.service.changes", alpha("Cumulative proxy rules Service changes"),
+                Map.of());
+    }
+
+    private Counter endpointChanges() {
+        return counter("kubeproxy.sync.proxy.rules.endpoint.changes", alpha("Cumulative proxy rules Endpoint changes"),
+                Map.of());
+    }
+
+    private HistogramFamily syncHistogram(String name, String help) {
+        return histogramFamily(name, alpha(help), List.of(IP_FAMILY), SYNC_BUCKETS);
+    }
+
+    /** Upstream's help texts carry the stability level, as Kubernetes component-base writes it. */
+    private static String alpha(String help) {
+        return "[ALPHA] " + help;
+    }
+
+    private static String prometheusName(String name) {
+        return name.replace('.', '_');
+    }
+
+    private static double seconds(Duration d) {
+        return d.getSeconds() + d.getNano() / 1e9;
+    }
+
+    private static double epochSeconds(Instant when) {
+        return when.getEpochSecond() + when.getNano() / 1e9;
+    }
+
+    /** Like client_golang's ExponentialBuckets: start, start*factor, … (count values). */
+    static double[] exponential(double start, double factor, int count) {
+        double[] b = new double[count];
+        double v = start;
+        for (int i = 0; i < count; i++) {
+            b[i] = v;
+            v *= factor;
+        }
+        return b;
+    }
+
+    private static double[] networkProgrammingBuckets() {
+        List<Double> b = new ArrayList<>();
+        b.add(0.0);
+        b.add(0.25);
+        b.add(0.5);
+        for (int s = 1; s <= 59; s++) {
+            b.add((double) s);
+        }
+        for (int s = 60; s <= 115; s += 5) {
+            b.add((double) s);
+        }
+        for (int s = 120; s <= 300; s += 30) {
+            b.add((double) s);
+        }
+        return b.stream().mapToDouble(Double::doubleValue).toArray();
     }
 }

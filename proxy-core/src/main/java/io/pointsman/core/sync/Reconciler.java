@@ -1,0 +1,140 @@
+package io.pointsman.core.sync;
+
+import io.pointsman.core.http.ProxyHealth;
+import io.pointsman.core.metrics.ProxyMetrics;
+import io.pointsman.core.model.ChangeSet;
+import io.pointsman.core.model.IpFamily;
+import io.pointsman.core.model.ProxyState;
+import io.pointsman.core.source.ChangeTracker;
+import io.pointsman.core.spi.ProxyBackend;
+import io.pointsman.core.spi.SyncException;
+import io.pointsman.core.spi.SyncResult;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.StringJoiner;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one thread that decides what a sync does: drains the change tracker, chooses full or
+ * partial, calls the backend, and records the outcome (metrics, health, one log line).
+ * A failed apply makes the next sync full, because the drained changes are gone.
+ */
+public final class Reconciler {
+    private static final Logger log = LoggerFactory.getLogger(Reconciler.class);
+    /** Upstream's FullSyncPeriod: a full sync at least hourly even when nothing changes. */
+    public static final Duration FULL_SYNC_PERIOD = Duration.ofHours(1);
+
+    private final ChangeTracker tracker;
+    private final ProxyBackend backend;
+    private final ProxyMetrics metrics;
+    private final ProxyHealth health;
+    private final Set<IpFamily> families;
+    private final Clock clock;
+    private boolean needFullSync = true;
+    private Instant lastFullSync;
+    private boolean waitingLogged;
+    private long syncs;
+
+    public Reconciler(ChangeTracker tracker, ProxyBackend backend, ProxyMetrics metrics, ProxyHealth health,
+                      Set<IpFamily> families, Clock clock) {
+        this.tracker = tracker;
+        this.backend = backend;
+        this.metrics = metrics;
+        this.health = health;
+        this.families = Set.copyOf(families);
+        this.clock = clock;
+    }
+
+    /** Called by sources (through the tracker's listener) when something changed. */
+    public void queued() {
+        Instant now = clock.instant();
+        for (IpFamily f : families) {
+            health.queuedUpdate(f);
+            metrics.lastQueued(f, now);
+        }
+    }
+
+    /** Number of successful syncs so far. */
+    public synchronized long syncs() {
+        return syncs;
+    }
+
+    /** One sync; answers whether it succeeded (the runner retries failures). */
+    public synchronized boolean syncOnce() {
+        if (!tracker.initialized()) {
+            if (!waitingLogged) {
+                log.info("not syncing until Services, EndpointSlices and this node have been listed once");
+                waitingLogged = true;
+            }
+            return true;
+        }
+        Instant start = clock.instant();
+        long t0 = System.nanoTime();
+        boolean full = needFullSync || lastFullSync == null
+                || Duration.between(lastFullSync, start).compareTo(FULL_SYNC_PERIOD) >= 0;
+        ChangeTracker.Drained drained = tracker.drain();
+        ProxyState state = drained.state();
+        ChangeSet changes = drained.changes();
+        if (!full && changes.isEmpty()) {
+            // Nothing changed: the kernel already holds this state.
+            markHealthy();
+            return true;
+        }
+        SyncResult result;
+        try {
+            result = backend.sync(state, changes, full);
+        } catch (SyncException | RuntimeException e) {
+            Duration took = Duration.ofNanos(System.nanoTime() - t0);
+            for (IpFamily f : families) {
+                metrics.syncDuration(f, took, full);
+            }
+            needFullSync = true;
+            log.error("{} sync failed after {} ms, previous rules keep serving, next sync will be full: {}",
+                    full ? "full" : "partial", took.toMillis(), e.getMessage(), e instanceof RuntimeException ? e : null);
+            return false;
+        }
+        Duration took = Duration.ofNanos(System.nanoTime() - t0);
+        needFullSync = false;
+        if (full) {
+            lastFullSync = start;
+        }
+        syncs++;
+        Instant end = clock.instant();
+        for (IpFamily f : families) {
+            metrics.syncDuration(f, took, full);
+            metrics.lastSync(f, end);
+        }
+        markHealthy();
+        log.info("{} sync: {} service ports, {} endpoints, {} changed, {} written{} in {} ms",
+                full ? "full" : "partial", state.services().size(), state.endpointCount(),
+                full ? "all" : Integer.toString(changes.servicePorts().size()), result.servicePortsWritten(),
+                counts(result.counts()), took.toMillis());
+        return true;
+    }
+
+    private void markHealthy() {
+        for (IpFamily f : families) {
+            health.updated(f);
+        }
+    }
+
+    private static String counts(Map<String, Long> counts) {
+        if (counts.isEmpty()) {
+            return "";
+        }
+        StringJoiner j = new StringJoiner(", ", " (", ")");
+        counts.forEach((k, v) -> j.add(k + " " + v));
+        return j.toString();
+    }
+
+    /** Families the daemon serves, from the configuration: IPv4 always, IPv6 when a cluster CIDR is IPv6. */
+    public static Set<IpFamily> families(List<String> clusterCIDRs) {
+        boolean v6 = clusterCIDRs.stream().anyMatch(c -> c.indexOf(':') >= 0);
+        return v6 ? Set.of(IpFamily.IPv4, IpFamily.IPv6) : Set.of(IpFamily.IPv4);
+    }
+}

@@ -1,0 +1,167 @@
+package io.pointsman.daemon;
+
+import io.pointsman.core.config.ConfigJson;
+import io.pointsman.core.config.ProxyConfig;
+import io.pointsman.core.http.HealthServer;
+import io.pointsman.core.http.MetricsServer;
+import io.pointsman.core.http.ProxyHealth;
+import io.pointsman.core.linux.DryRunNetfilter;
+import io.pointsman.core.linux.ExecNetfilter;
+import io.pointsman.core.linux.Netfilter;
+import io.pointsman.core.metrics.ProxyMetrics;
+import io.pointsman.core.model.IpFamily;
+import io.pointsman.core.source.ChangeTracker;
+import io.pointsman.core.source.KubeClients;
+import io.pointsman.core.source.KubernetesSource;
+import io.pointsman.core.source.ManifestSource;
+import io.pointsman.core.source.Source;
+import io.pointsman.core.spi.BackendContext;
+import io.pointsman.core.spi.ProxyBackend;
+import io.pointsman.core.spi.ProxyBackendProvider;
+import io.pointsman.core.sync.Reconciler;
+import io.pointsman.core.sync.SyncRunner;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The wiring: source → change tracker → reconciler (on the sync runner's thread) → backend, plus
+ * the metrics and health servers. Data flows one way; see DESIGN.md.
+ */
+public final class Daemon implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Daemon.class);
+
+    private final ProxyConfig config;
+    private final String from;
+    private final boolean dryRunAsked;
+    private final List<AutoCloseable> closeables = new ArrayList<>();
+    private final CountDownLatch stopped = new CountDownLatch(1);
+    private volatile MetricsServer metricsServer;
+    private volatile HealthServer healthServer;
+    private volatile Reconciler reconciler;
+    private volatile ChangeTracker tracker;
+
+    public Daemon(ProxyConfig config, String from, boolean dryRun) {
+        this.config = config;
+        this.from = from;
+        this.dryRunAsked = dryRun;
+    }
+
+    /** Starts everything; returns once the servers listen and the source is started. */
+    public void start() {
+        ProxyBackendProvider provider = Backends.forMode(config.mode());
+        String nodeName = NodeName.resolve(config.hostnameOverride(), from == null ? null : Path.of(from));
+        Netfilter netfilter = netfilter();
+        ProxyMetrics metrics = new ProxyMetrics(config.mode());
+        ProxyBackend backend = provider.create(new BackendContext(config, metrics, netfilter, HostFeatures.detect(netfilter),
+                false));
+        closeables.add(backend);
+        Set<IpFamily> families = Reconciler.families(config.clusterCIDRs());
+
+        tracker = new ChangeTracker(nodeName, metrics, config.serviceProxyName());
+        ProxyHealth health = ProxyHealth.forSyncPeriod(config.syncPeriod(), tracker::nodeEligible);
+        reconciler = new Reconciler(tracker, backend, metrics, health, families, Clock.systemUTC());
+        SyncRunner runner = new SyncRunner("sync-runner", reconciler::syncOnce, config.minSyncPeriod(),
+                config.syncPeriod(), Reconciler.FULL_SYNC_PERIOD);
+        tracker.setListener(() -> {
+            reconciler.queued();
+            runner.request();
+        });
+
+        if (!config.metricsBindAddress().isEmpty()) {
+            metricsServer = new MetricsServer(config.metricsBindAddress(), metrics, () -> ConfigJson.configz(config));
+            metricsServer.start();
+            closeables.add(metricsServer);
+        }
+        if (!config.healthzBindAddress().isEmpty()) {
+            healthServer = new HealthServer(config.healthzBindAddress(), health, metrics);
+            healthServer.start();
+            closeables.add(healthServer);
+        }
+        closeables.add(runner);
+        runner.start();
+
+        Source source = source(nodeName);
+        closeables.add(source);
+        log.info("Pointsman started: mode {}, node {}, source {}, {}, metrics {}, health {}", provider.mode(),
+                nodeName, from != null ? "manifests at " + from : "Kubernetes API",
+                netfilter.dryRun() ? "dry run" : "writing to the kernel",
+                config.metricsBindAddress().isEmpty() ? "off" : config.metricsBindAddress(),
+                config.healthzBindAddress().isEmpty() ? "off" : config.healthzBindAddress());
+        source.start(tracker);
+        runner.request();
+    }
+
+    private Source source(String nodeName) {
+        if (from != null) {
+            Path p = Path.of(from);
+            if (!Files.exists(p)) {
+                throw new StartupException("--from " + from + ": no such file or directory");
+            }
+            return new ManifestSource(p);
+        }
+        KubernetesClient client = KubeClients.create(config.kubeconfig(), config.master());
+        closeables.add(client);
+        return new KubernetesSource(client, nodeName, config.configSyncPeriod());
+    }
+
+    private Netfilter netfilter() {
+        if (dryRunAsked) {
+            return new DryRunNetfilter();
+        }
+        String why = HostFeatures.whyNoKernelAccess();
+        if (why != null) {
+            log.warn("running as a dry run: {}; every payload is logged instead of applied", why);
+            return new DryRunNetfilter();
+        }
+        return new ExecNetfilter();
+    }
+
+    /** Runs until SIGTERM/SIGINT; rules stay in place, as kube-proxy leaves them. */
+    public int runUntilStopped() {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            log.info("stopping: rules stay in place");
+            close();
+        }, "shutdown"));
+        start();
+        try {
+            stopped.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return 0;
+    }
+
+    public int metricsPort() {
+        return metricsServer == null ? -1 : metricsServer.port();
+    }
+
+    public int healthPort() {
+        return healthServer == null ? -1 : healthServer.port();
+    }
+
+    /** Number of successful syncs so far. */
+    public long syncs() {
+        return reconciler == null ? 0 : reconciler.syncs();
+    }
+
+    @Override
+    public void close() {
+        for (int i = closeables.size() - 1; i >= 0; i--) {
+            try {
+                closeables.get(i).close();
+            } catch (Exception e) {
+                log.warn("closing {}: {}", closeables.get(i).getClass().getSimpleName(), e.toString());
+            }
+        }
+        closeables.clear();
+        stopped.countDown();
+    }
+}

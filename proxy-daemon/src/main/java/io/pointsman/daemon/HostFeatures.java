@@ -1,0 +1,81 @@
+package io.pointsman.daemon;
+
+import io.pointsman.core.linux.Netfilter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.Set;
+
+/** What the host can do, probed once at start. */
+final class HostFeatures {
+    private HostFeatures() {
+    }
+
+    /** Why the daemon cannot write to the kernel, or null when it can. */
+    static String whyNoKernelAccess() {
+        if (!isRoot()) {
+            return "not running as root";
+        }
+        if (which("iptables-restore") == null) {
+            return "iptables-restore not found on the PATH";
+        }
+        return null;
+    }
+
+    /** Host features renderers may use: "random-fully" when iptables is 1.6.2 or newer, as upstream checks. */
+    static Set<String> detect(Netfilter netfilter) {
+        Set<String> features = new HashSet<>();
+        if (netfilter.dryRun()) {
+            return features;
+        }
+        int[] v = iptablesVersion();
+        if (v != null && (v[0] > 1 || (v[0] == 1 && (v[1] > 6 || (v[1] == 6 && v[2] >= 2))))) {
+            features.add("random-fully");
+        }
+        return features;
+    }
+
+    /** Parses "iptables v1.8.9 (nf_tables)"; null when iptables cannot be run. */
+    static int[] iptablesVersion() {
+        try {
+            Process p = new ProcessBuilder("iptables", "--version").redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            if (!p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                return null;
+            }
+            return parseVersion(out);
+        } catch (java.io.IOException e) {
+            return null;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return null;
+        }
+    }
+
+    static int[] parseVersion(String text) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("v(\\d+)\\.(\\d+)\\.(\\d+)").matcher(text);
+        if (!m.find()) {
+            return null;
+        }
+        return new int[] {Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)), Integer.parseInt(m.group(3))};
+    }
+
+    static boolean isRoot() {
+        try {
+            return Integer.valueOf(0).equals(Files.getAttribute(Path.of("/proc/self"), "unix:uid"));
+        } catch (Exception e) {
+            return false;
+        }
+    }
+
+    static Path which(String tool) {
+        String path = System.getenv().getOrDefault("PATH", "") + ":/usr/sbin:/sbin";
+        for (String dir : path.split(":")) {
+            if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, tool))) {
+                return Path.of(dir, tool);
+            }
+        }
+        return null;
+    }
+}
