@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.dsl.base.PatchContext;
-import io.fabric8.kubernetes.client.dsl.base.PatchType;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
 import io.pointsman.core.testing.Kernel;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -168,13 +168,14 @@ class IptablesModeEndToEndTest {
 
         Lab.Pod kept = lab.pod("pod-a");
         Lab.Pod removed = lab.pod("pod-b");
-        // JSON merge patch: the endpoints array is replaced as a whole, leaving only pod-a.
-        String patch = """
-                {"endpoints":[{"addresses":["%s"],"conditions":{"ready":true,"serving":true,"terminating":false},
-                "nodeName":"%s","targetRef":{"kind":"Pod","namespace":"default","name":"%s"}}]}
-                """.formatted(kept.ip(), NODE_NAME, kept.name());
-        api.client().discovery().v1().endpointSlices().inNamespace(ClusterObjects.NAMESPACE).withName("drain-1")
-                .patch(PatchContext.of(PatchType.JSON_MERGE), patch);
+        // Replace (PUT) the slice with pod-a only. Not a JSON merge patch: the 7.8.0 mock appends
+        // array elements on merge instead of replacing the array (RFC 7386), so pod-b would stay.
+        var slices = api.client().discovery().v1().endpointSlices().inNamespace(ClusterObjects.NAMESPACE);
+        EndpointSlice current = slices.withName("drain-1").get();
+        slices.resource(new EndpointSliceBuilder(current)
+                .withEndpoints(ClusterObjects.endpoint(kept, NODE_NAME)).build()).update();
+        assertThat(slices.withName("drain-1").get().getEndpoints()).as("stored endpoints of drain-1")
+                .singleElement().satisfies(e -> assertThat(e.getAddresses()).containsExactly(kept.ip()));
         long patchedAt = System.nanoTime();
 
         await("no new connection to " + DRAIN_IP + ":80 reaches " + removed.name())

@@ -1,6 +1,9 @@
 package io.pointsman.daemon;
 
 import io.pointsman.core.config.GoDuration;
+import io.pointsman.core.config.IpvsOptions;
+import io.pointsman.core.config.UserspaceOptions;
+import java.time.Duration;
 import io.pointsman.core.config.KubeProxyConfigurationFile;
 import io.pointsman.core.config.ProxyConfig;
 import java.nio.file.Path;
@@ -74,6 +77,39 @@ public final class ConfigOptions {
     @Option(names = "--service-proxy-name", paramLabel = "NAME", description = "Serve only Services labelled service.kubernetes.io/service-proxy-name=NAME (default: only unlabelled Services).")
     String serviceProxyName;
 
+    @Option(names = "--ipvs-sync-period", paramLabel = "DURATION", description = "IPVS mode: retry and drift check period (default 30s).")
+    String ipvsSyncPeriod;
+
+    @Option(names = "--ipvs-min-sync-period", paramLabel = "DURATION", description = "IPVS mode: minimum time between syncs (default 0s).")
+    String ipvsMinSyncPeriod;
+
+    @Option(names = "--ipvs-scheduler", paramLabel = "NAME", description = "IPVS mode: scheduler, e.g. rr (default), wrr, lc, wlc, sh, mh.")
+    String ipvsScheduler;
+
+    @Option(names = "--ipvs-exclude-cidrs", paramLabel = "CIDR[,CIDR]", description = "IPVS mode: virtual services in these CIDRs are never removed.")
+    String ipvsExcludeCidrs;
+
+    @Option(names = "--ipvs-strict-arp", arity = "0..1", paramLabel = "BOOL", description = "IPVS mode: set arp_ignore=1 and arp_announce=2 (default false).")
+    Boolean ipvsStrictArp;
+
+    @Option(names = "--ipvs-tcp-timeout", paramLabel = "DURATION", description = "IPVS mode: idle TCP session timeout, 0 leaves the kernel's value.")
+    String ipvsTcpTimeout;
+
+    @Option(names = "--ipvs-tcpfin-timeout", paramLabel = "DURATION", description = "IPVS mode: TCP FIN_WAIT timeout, 0 leaves the kernel's value.")
+    String ipvsTcpFinTimeout;
+
+    @Option(names = "--ipvs-udp-timeout", paramLabel = "DURATION", description = "IPVS mode: UDP timeout, 0 leaves the kernel's value.")
+    String ipvsUdpTimeout;
+
+    @Option(names = "--udp-timeout", paramLabel = "DURATION", description = "Userspace mode: idle timeout of a UDP client session (default 250ms).")
+    String udpTimeout;
+
+    @Option(names = "--userspace-connect-timeout", paramLabel = "DURATION", description = "Userspace mode: dial timeout before the next endpoint is tried (default 5s).")
+    String userspaceConnectTimeout;
+
+    @Option(names = "--userspace-idle-timeout", paramLabel = "DURATION", description = "Userspace mode: close relayed TCP connections idle this long both ways (default 0: never).")
+    String userspaceIdleTimeout;
+
     @Option(names = {"-v", "--v"}, paramLabel = "LEVEL", description = "Log verbosity: 0 info, 2 sync details, 4 debug, 6 trace.")
     Integer verbosity;
 
@@ -140,7 +176,25 @@ public final class ConfigOptions {
         if (verbosity != null) {
             b.verbosity = verbosity;
         }
+        IpvsOptions i = b.ipvs;
+        b.ipvs = new IpvsOptions(
+                duration("--ipvs-sync-period", ipvsSyncPeriod, i.syncPeriod()),
+                duration("--ipvs-min-sync-period", ipvsMinSyncPeriod, i.minSyncPeriod()),
+                ipvsScheduler != null ? ipvsScheduler : i.scheduler(),
+                ipvsExcludeCidrs != null ? split(ipvsExcludeCidrs) : i.excludeCIDRs(),
+                ipvsStrictArp != null ? ipvsStrictArp : i.strictARP(),
+                duration("--ipvs-tcp-timeout", ipvsTcpTimeout, i.tcpTimeout()),
+                duration("--ipvs-tcpfin-timeout", ipvsTcpFinTimeout, i.tcpFinTimeout()),
+                duration("--ipvs-udp-timeout", ipvsUdpTimeout, i.udpTimeout()));
+        UserspaceOptions u = b.userspace;
+        b.userspace = new UserspaceOptions(duration("--udp-timeout", udpTimeout, u.udpIdleTimeout()),
+                duration("--userspace-connect-timeout", userspaceConnectTimeout, u.tcpConnectTimeout()),
+                duration("--userspace-idle-timeout", userspaceIdleTimeout, u.tcpIdleTimeout()));
         return b.build();
+    }
+
+    private static Duration duration(String flag, String value, Duration dflt) {
+        return value == null ? dflt : GoDuration.parse(flag, value);
     }
 
     private static List<String> split(String csv) {

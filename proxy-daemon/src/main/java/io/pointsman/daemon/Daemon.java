@@ -66,10 +66,10 @@ public final class Daemon implements AutoCloseable {
         Set<IpFamily> families = Reconciler.families(config.clusterCIDRs());
 
         tracker = new ChangeTracker(nodeName, metrics, config.serviceProxyName());
-        ProxyHealth health = ProxyHealth.forSyncPeriod(config.syncPeriod(), tracker::nodeEligible);
+        ProxyHealth health = ProxyHealth.forSyncPeriod(config.effectiveSyncPeriod(), tracker::nodeEligible);
         reconciler = new Reconciler(tracker, backend, metrics, health, families, Clock.systemUTC());
-        SyncRunner runner = new SyncRunner("sync-runner", reconciler::syncOnce, config.minSyncPeriod(),
-                config.syncPeriod(), Reconciler.FULL_SYNC_PERIOD);
+        SyncRunner runner = new SyncRunner("sync-runner", reconciler::syncOnce,
+                config.effectiveMinSyncPeriod(), config.effectiveSyncPeriod(), Reconciler.FULL_SYNC_PERIOD);
         tracker.setListener(() -> {
             reconciler.queued();
             runner.request();

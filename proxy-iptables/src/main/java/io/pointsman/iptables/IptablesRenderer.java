@@ -68,6 +68,9 @@ public final class IptablesRenderer {
     /** The hash input of the service port whose endpoint chains are being named (one at a time). */
     private ServicePortName hashInputOf;
     private byte[] hashInput;
+    /** Local-traffic detector matches ("-s 10.0.0.0/8", "! -s 10.0.0.0/8") for this render, null when none. */
+    private String ifLocal;
+    private String ifNotLocal;
 
     public IptablesRenderer(RenderOptions options) {
         this.options = requireNonNull(options, "options");
@@ -146,9 +149,137 @@ public final class IptablesRenderer {
         List<String> nodeIPs = node.addresses(family);
         String nodeIP = nodeIPs.isEmpty() ? null : nodeIPs.get(0);
         String[] detector = localDetector(node);
-        String ifLocal = detector == null ? null : detector[0];
-        String ifNotLocal = detector == null ? null : detector[1];
+        ifLocal = detector == null ? null : detector[0];
+        ifNotLocal = detector == null ? null : detector[1];
 
+        writeFixedRules();
+
+        Map<ServicePortName, String> hashes = new HashMap<>(serviceHashes.size() * 2 + 16);
+        Map<ServicePortName, Map<String, String>> sepNames = new HashMap<>(endpointChains.size() * 2 + 16);
+        Map<ServicePortName, ServiceChains> written = new HashMap<>();
+        int servicePorts = 0;
+        int noLocalInternal = 0;
+        int noLocalExternal = 0;
+        for (ServicePort svc : state.sortedServices().values()) {
+            String clusterIP = svc.clusterIP(family);
+            if (clusterIP == null) {
+                continue; // not a service of this family
+            }
+            servicePorts++;
+            ServicePortName name = svc.name();
+            String hash = serviceHashes.get(name);
+            if (hash == null) {
+                hash = ChainNames.serviceHash(name);
+            }
+            hashes.put(name, hash);
+            ServicePort view = familyView(svc);
+            Plan plan = new Plan(view, clusterIP, hash, select(endpointsOfFamily(state.endpointsOf(name)), view, node));
+            // Endpoints exist, just none on this node for a Local policy.
+            if (plan.hasEndpoints && !plan.hasInternalEndpoints) {
+                noLocalInternal++;
+            }
+            if (plan.hasEndpoints && !plan.hasExternalEndpoints) {
+                noLocalExternal++;
+            }
+            writeEntryRules(plan);
+
+            Map<String, String> oldSeps = endpointChains.get(name);
+            if (!writeChains.test(name)) {
+                if (oldSeps != null) {
+                    sepNames.put(name, oldSeps);
+                }
+                continue;
+            }
+            Map<String, String> seps = new HashMap<>(plan.sel.allReachable().size() * 2 + 2);
+            written.put(name, writeServiceChains(plan, nodeIP, oldSeps, seps));
+            sepNames.put(name, seps);
+        }
+        serviceHashes = hashes;
+        endpointChains = sepNames;
+
+        writeForwardRules();
+        writeNodePortsJump(node);
+        return new Rendered(filterChainCount, filterRuleCount, natChainCount, natRuleCount, written, servicePorts,
+                noLocalInternal, noLocalExternal);
+    }
+
+    /**
+     * What one service port needs, decided once from its endpoints; the names follow upstream's
+     * syncProxyRules so the two are easy to hold side by side.
+     */
+    private static final class Plan {
+        final ServicePort svc;
+        final ServicePortName name;
+        final String s; // "ns/name:port", in every comment
+        final String protoMatch; // " -m tcp -p tcp"
+        final String clusterIP;
+        final int port;
+        final String svcChain;
+        final String svlChain;
+        final String extChain;
+        final String fwChain;
+        final Selection sel;
+        final boolean hasEndpoints;
+        final boolean externalLocal;
+        final boolean usesClusterChain;
+        final boolean usesLocalChain;
+        final String internalChain;
+        final boolean hasInternalEndpoints;
+        final String externalPolicyChain;
+        final boolean hasExternalEndpoints;
+        /** The EXT chain exists even without external endpoints: its short-circuit rules for pod and host traffic still apply. */
+        final boolean usesExtChain;
+        final boolean usesFwChain;
+        final String lbChain;
+        /** REJECT or DROP for internal / external traffic that has nowhere to go; null when it has. */
+        final String internalTarget;
+        final String internalComment;
+        final String externalTarget;
+        final String externalComment;
+
+        Plan(ServicePort svc, String clusterIP, String hash, Selection sel) {
+            this.svc = svc;
+            this.name = svc.name();
+            this.s = name.toString();
+            String proto = name.protocol().lower();
+            this.protoMatch = " -m " + proto + " -p " + proto;
+            this.clusterIP = clusterIP;
+            this.port = svc.port();
+            this.svcChain = ChainNames.SERVICE_PREFIX + hash;
+            this.svlChain = ChainNames.LOCAL_PREFIX + hash;
+            this.extChain = ChainNames.EXTERNAL_PREFIX + hash;
+            this.fwChain = ChainNames.FIREWALL_PREFIX + hash;
+            this.sel = sel;
+            this.hasEndpoints = sel.hasAnyEndpoints();
+            boolean externallyAccessible = svc.externallyAccessible();
+            boolean internalLocal = svc.internalPolicyLocal();
+            this.externalLocal = svc.externalPolicyLocal();
+            boolean noLocal = sel.localEndpoints().isEmpty();
+
+            usesClusterChain = !sel.clusterEndpoints().isEmpty() && (!internalLocal || externallyAccessible);
+            usesLocalChain = !noLocal && (internalLocal || externalLocal);
+            internalChain = internalLocal ? svlChain : svcChain;
+            hasInternalEndpoints = hasEndpoints && !(internalLocal && noLocal);
+            externalPolicyChain = externalLocal ? svlChain : svcChain;
+            hasExternalEndpoints = hasEndpoints && !(externalLocal && noLocal);
+            usesExtChain = hasEndpoints && externallyAccessible;
+            usesFwChain = hasEndpoints && !svc.loadBalancerIPs().isEmpty() && !svc.loadBalancerSourceRanges().isEmpty();
+            lbChain = usesFwChain ? fwChain : extChain;
+
+            if (!hasEndpoints) {
+                internalTarget = externalTarget = "REJECT";
+                internalComment = externalComment = "\"" + s + " has no endpoints\"";
+            } else {
+                internalTarget = hasInternalEndpoints ? null : "DROP";
+                internalComment = hasInternalEndpoints ? null : "\"" + s + " has no local endpoints\"";
+                externalTarget = hasExternalEndpoints ? null : "DROP";
+                externalComment = hasExternalEndpoints ? null : "\"" + s + " has no local endpoints\"";
+            }
+        }
+    }
+
+    /** Rules every payload holds whatever the Services: masquerading and the localnet block. */
+    private void writeFixedRules() {
         for (String chain : List.of(KUBE_SERVICES, KUBE_EXTERNAL_SERVICES, KUBE_FORWARD, KUBE_NODEPORTS,
                 KUBE_PROXY_FIREWALL)) {
             chainLine(filterChains, chain);
@@ -175,257 +306,10 @@ public final class IptablesRenderer {
                     .append(" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT")
                     .append(" -j DROP\n");
         }
+    }
 
-        Map<ServicePortName, String> hashes = new HashMap<>(serviceHashes.size() * 2 + 16);
-        Map<ServicePortName, Map<String, String>> sepNames = new HashMap<>(endpointChains.size() * 2 + 16);
-        Map<ServicePortName, ServiceChains> written = new HashMap<>();
-        int servicePorts = 0;
-        int noLocalInternal = 0;
-        int noLocalExternal = 0;
-
-        for (ServicePort original : state.sortedServices().values()) {
-            String clusterIP = original.clusterIP(family);
-            if (clusterIP == null) {
-                continue; // not a service of this family
-            }
-            servicePorts++;
-            ServicePortName name = original.name();
-            ServicePort svc = familyView(original);
-            String s = name.toString();
-            String proto = name.protocol().lower();
-            String protoMatch = " -m " + proto + " -p " + proto;
-            int port = svc.port();
-
-            String hash = serviceHashes.get(name);
-            if (hash == null) {
-                hash = ChainNames.serviceHash(name);
-            }
-            hashes.put(name, hash);
-            String svcChain = ChainNames.SERVICE_PREFIX + hash;
-            String svlChain = ChainNames.LOCAL_PREFIX + hash;
-            String extChain = ChainNames.EXTERNAL_PREFIX + hash;
-            String fwChain = ChainNames.FIREWALL_PREFIX + hash;
-
-            Selection sel = select(endpointsOfFamily(state.endpointsOf(name)), svc, node);
-            List<Endpoint> clusterEps = sel.clusterEndpoints();
-            List<Endpoint> localEps = sel.localEndpoints();
-            boolean hasEndpoints = sel.hasAnyEndpoints();
-            boolean externallyAccessible = svc.externallyAccessible();
-            boolean internalLocal = svc.internalPolicyLocal();
-            boolean externalLocal = svc.externalPolicyLocal();
-
-            boolean usesClusterChain = !clusterEps.isEmpty() && (!internalLocal || externallyAccessible);
-            boolean usesLocalChain = !localEps.isEmpty() && (internalLocal || externalLocal);
-            String internalChain = internalLocal ? svlChain : svcChain;
-            boolean hasInternalEndpoints = hasEndpoints && !(internalLocal && localEps.isEmpty());
-            String externalPolicyChain = externalLocal ? svlChain : svcChain;
-            boolean hasExternalEndpoints = hasEndpoints && !(externalLocal && localEps.isEmpty());
-            // The EXT chain exists even without external endpoints: its short-circuit rules for
-            // pod and host traffic still apply.
-            boolean usesExtChain = hasEndpoints && externallyAccessible;
-            List<String> lbIPs = svc.loadBalancerIPs();
-            List<String> sourceRanges = svc.loadBalancerSourceRanges();
-            boolean usesFwChain = hasEndpoints && !lbIPs.isEmpty() && !sourceRanges.isEmpty();
-            String lbChain = usesFwChain ? fwChain : extChain;
-
-            String internalTarget = null;
-            String internalComment = null;
-            String externalTarget = null;
-            String externalComment = null;
-            if (!hasEndpoints) {
-                internalTarget = externalTarget = "REJECT";
-                internalComment = externalComment = "\"" + s + " has no endpoints\"";
-            } else {
-                if (!hasInternalEndpoints) {
-                    internalTarget = "DROP";
-                    internalComment = "\"" + s + " has no local endpoints\"";
-                    noLocalInternal++;
-                }
-                if (!hasExternalEndpoints) {
-                    externalTarget = "DROP";
-                    externalComment = "\"" + s + " has no local endpoints\"";
-                    noLocalExternal++;
-                }
-            }
-
-            // ClusterIP
-            if (hasInternalEndpoints) {
-                natRule(KUBE_SERVICES).append(" -m comment --comment \"").append(s).append(" cluster IP\"")
-                        .append(protoMatch).append(" -d ").append(clusterIP).append(" --dport ").append(port)
-                        .append(" -j ").append(internalChain).append('\n');
-            } else {
-                filterRule(KUBE_SERVICES).append(" -m comment --comment ").append(internalComment)
-                        .append(protoMatch).append(" -d ").append(clusterIP).append(" --dport ").append(port)
-                        .append(" -j ").append(internalTarget).append('\n');
-            }
-
-            // External IPs
-            for (String ip : svc.externalIPs()) {
-                if (hasEndpoints) {
-                    natRule(KUBE_SERVICES).append(" -m comment --comment \"").append(s).append(" external IP\"")
-                            .append(protoMatch).append(" -d ").append(ip).append(" --dport ").append(port)
-                            .append(" -j ").append(extChain).append('\n');
-                }
-                if (!hasExternalEndpoints) {
-                    filterRule(KUBE_EXTERNAL_SERVICES).append(" -m comment --comment ").append(externalComment)
-                            .append(protoMatch).append(" -d ").append(ip).append(" --dport ").append(port)
-                            .append(" -j ").append(externalTarget).append('\n');
-                }
-            }
-
-            // Load-balancer ingress IPs
-            for (String ip : lbIPs) {
-                if (hasEndpoints) {
-                    natRule(KUBE_SERVICES).append(" -m comment --comment \"").append(s).append(" loadbalancer IP\"")
-                            .append(protoMatch).append(" -d ").append(ip).append(" --dport ").append(port)
-                            .append(" -j ").append(lbChain).append('\n');
-                }
-                if (usesFwChain) {
-                    filterRule(KUBE_PROXY_FIREWALL).append(" -m comment --comment \"").append(s)
-                            .append(" traffic not accepted by ").append(fwChain).append('"')
-                            .append(protoMatch).append(" -d ").append(ip).append(" --dport ").append(port)
-                            .append(" -j DROP\n");
-                }
-            }
-            if (!hasExternalEndpoints) {
-                for (String ip : lbIPs) {
-                    filterRule(KUBE_EXTERNAL_SERVICES).append(" -m comment --comment ").append(externalComment)
-                            .append(protoMatch).append(" -d ").append(ip).append(" --dport ").append(port)
-                            .append(" -j ").append(externalTarget).append('\n');
-                }
-            }
-
-            // NodePort (not subject to loadBalancerSourceRanges, as upstream)
-            int nodePort = svc.nodePort();
-            if (nodePort != 0) {
-                if (hasEndpoints) {
-                    if (options.localhostNodePorts() && options.nfacct()) {
-                        natRule(KUBE_NODEPORTS).append(" -m comment --comment ").append(s).append(protoMatch)
-                                .append(" -d 127.0.0.0/8 --dport ").append(nodePort)
-                                .append(" -m nfacct --nfacct-name ").append(LOCALHOST_NODEPORTS_COUNTER)
-                                .append(" -j ").append(extChain).append('\n');
-                    }
-                    natRule(KUBE_NODEPORTS).append(" -m comment --comment ").append(s).append(protoMatch)
-                            .append(" --dport ").append(nodePort).append(" -j ").append(extChain).append('\n');
-                }
-                if (!hasExternalEndpoints) {
-                    filterRule(KUBE_EXTERNAL_SERVICES).append(" -m comment --comment ").append(externalComment)
-                            .append(" -m addrtype --dst-type LOCAL").append(protoMatch)
-                            .append(" --dport ").append(nodePort).append(" -j ").append(externalTarget).append('\n');
-                }
-            }
-
-            // Health-check node port: accepted whether or not there are local endpoints.
-            int hcnp = healthCheckNodePort(svc);
-            if (hcnp != 0) {
-                filterRule(KUBE_NODEPORTS).append(" -m comment --comment \"").append(s)
-                        .append(" health check node port\" -m tcp -p tcp --dport ").append(hcnp)
-                        .append(" -j ACCEPT\n");
-            }
-
-            Map<String, String> oldSeps = endpointChains.get(name);
-            if (!writeChains.test(name)) {
-                if (oldSeps != null) {
-                    sepNames.put(name, oldSeps);
-                }
-                continue;
-            }
-
-            // Per-service chains.
-            int rulesBefore = natRuleCount;
-            List<String> chains = new ArrayList<>(4 + sel.allReachable().size());
-            if (hasInternalEndpoints) {
-                if (options.masqueradeAll()) {
-                    natRule(internalChain).append(" -m comment --comment \"").append(s).append(" cluster IP\"")
-                            .append(protoMatch).append(" -d ").append(clusterIP).append(" --dport ").append(port)
-                            .append(" -j ").append(KUBE_MARK_MASQ).append('\n');
-                } else if (ifNotLocal != null) {
-                    // Masquerade off-cluster traffic to the ClusterIP: it may have been routed here from
-                    // another node and must return the same way.
-                    natRule(internalChain).append(" -m comment --comment \"").append(s).append(" cluster IP\"")
-                            .append(protoMatch).append(" -d ").append(clusterIP).append(" --dport ").append(port)
-                            .append(' ').append(ifNotLocal).append(" -j ").append(KUBE_MARK_MASQ).append('\n');
-                }
-            }
-
-            if (usesExtChain) {
-                declareNat(extChain, chains);
-                if (!externalLocal) {
-                    // Endpoints may be on other nodes: masquerade so replies come back through here.
-                    natRule(extChain).append(" -m comment --comment \"masquerade traffic for ").append(s)
-                            .append(" external destinations\" -j ").append(KUBE_MARK_MASQ).append('\n');
-                } else {
-                    if (ifLocal != null) {
-                        // Pod traffic to an external address behaves as if it left and came back
-                        // through a load balancer: no traffic policy applies.
-                        natRule(extChain).append(" -m comment --comment \"pod traffic for ").append(s)
-                                .append(" external destinations\" ").append(ifLocal).append(" -j ").append(svcChain)
-                                .append('\n');
-                    }
-                    // The host's own traffic gets a local address as source, so it needs masquerade.
-                    natRule(extChain).append(" -m comment --comment \"masquerade LOCAL traffic for ").append(s)
-                            .append(" external destinations\" -m addrtype --src-type LOCAL -j ")
-                            .append(KUBE_MARK_MASQ).append('\n');
-                    natRule(extChain).append(" -m comment --comment \"route LOCAL traffic for ").append(s)
-                            .append(" external destinations\" -m addrtype --src-type LOCAL -j ").append(svcChain)
-                            .append('\n');
-                }
-                if (hasExternalEndpoints) {
-                    natRule(extChain).append(" -j ").append(externalPolicyChain).append('\n');
-                }
-            }
-
-            if (usesFwChain) {
-                declareNat(fwChain, chains);
-                boolean allowFromNode = false;
-                for (String cidr : sourceRanges) {
-                    natRule(fwChain).append(" -m comment --comment \"").append(s).append(" loadbalancer IP\" -s ")
-                            .append(cidr).append(" -j ").append(extChain).append('\n');
-                    if (nodeIP != null && IpAddresses.cidrContains(cidr, nodeIP)) {
-                        allowFromNode = true;
-                    }
-                }
-                if (allowFromNode) {
-                    // A node reaching a VIP-style load balancer it routes locally shows up with the
-                    // VIP as source; let that through too.
-                    for (String ip : lbIPs) {
-                        natRule(fwChain).append(" -m comment --comment \"").append(s).append(" loadbalancer IP\" -s ")
-                                .append(ip).append(" -j ").append(extChain).append('\n');
-                    }
-                }
-                // Whatever falls through was not DNATed; KUBE-PROXY-FIREWALL drops it in filter.
-                natRule(fwChain).append(" -m comment --comment \"other traffic to ").append(s)
-                        .append(" will be dropped by KUBE-PROXY-FIREWALL\"\n");
-            }
-
-            Map<String, String> seps = new HashMap<>(sel.allReachable().size() * 2 + 2);
-            if (usesClusterChain) {
-                declareNat(svcChain, chains);
-                writeEndpointRules(name, s, svc, svcChain, clusterEps, oldSeps, seps);
-            }
-            if (usesLocalChain) {
-                declareNat(svlChain, chains);
-                writeEndpointRules(name, s, svc, svlChain, localEps, oldSeps, seps);
-            }
-            for (Endpoint ep : sel.allReachable()) {
-                String hostPort = ep.hostPort();
-                String sep = sepName(name, hostPort, oldSeps, seps);
-                declareNat(sep, chains);
-                // Hairpin: an endpoint reaching itself through the service must be masqueraded.
-                natRule(sep).append(" -m comment --comment ").append(s).append(" -s ").append(ep.ip())
-                        .append(" -j ").append(KUBE_MARK_MASQ).append('\n');
-                StringBuilder b = natRule(sep).append(" -m comment --comment ").append(s);
-                if (svc.sessionAffinity()) {
-                    b.append(" -m recent --name ").append(sep).append(" --set");
-                }
-                b.append(protoMatch).append(" -j DNAT --to-destination ").append(hostPort).append('\n');
-            }
-            sepNames.put(name, seps);
-            written.put(name, new ServiceChains(chains, natRuleCount - rulesBefore));
-        }
-        serviceHashes = hashes;
-        endpointChains = sepNames;
-
+    private void writeForwardRules() {
+        String mark = options.masqueradeMark();
         if (options.dropInvalid()) {
             // Packets conntrack finds INVALID would otherwise reach pods un-NATed and be reset.
             StringBuilder b = filterRule(KUBE_FORWARD).append(" -m conntrack --ctstate INVALID");
@@ -439,11 +323,184 @@ public final class IptablesRenderer {
                 .append(mark).append('/').append(mark).append(" -j ACCEPT\n");
         filterRule(KUBE_FORWARD).append(" -m comment --comment \"kubernetes forwarding conntrack rule\"")
                 .append(" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n");
+    }
 
-        writeNodePortsJump(node);
+    /**
+     * The rules that lead into a service port's chains (nat KUBE-SERVICES, KUBE-NODEPORTS) or
+     * turn its traffic away (filter): written on every sync, for every service port.
+     */
+    private void writeEntryRules(Plan p) {
+        String s = p.s;
+        String protoMatch = p.protoMatch;
+        int port = p.port;
+        if (p.hasInternalEndpoints) {
+            natRule(KUBE_SERVICES).append(" -m comment --comment \"").append(s).append(" cluster IP\"")
+                    .append(protoMatch).append(" -d ").append(p.clusterIP).append(" --dport ").append(port)
+                    .append(" -j ").append(p.internalChain).append('\n');
+        } else {
+            filterRule(KUBE_SERVICES).append(" -m comment --comment ").append(p.internalComment)
+                    .append(protoMatch).append(" -d ").append(p.clusterIP).append(" --dport ").append(port)
+                    .append(" -j ").append(p.internalTarget).append('\n');
+        }
 
-        return new Rendered(filterChainCount, filterRuleCount, natChainCount, natRuleCount, written, servicePorts,
-                noLocalInternal, noLocalExternal);
+        for (String ip : p.svc.externalIPs()) {
+            if (p.hasEndpoints) {
+                natRule(KUBE_SERVICES).append(" -m comment --comment \"").append(s).append(" external IP\"")
+                        .append(protoMatch).append(" -d ").append(ip).append(" --dport ").append(port)
+                        .append(" -j ").append(p.extChain).append('\n');
+            }
+            if (!p.hasExternalEndpoints) {
+                filterRule(KUBE_EXTERNAL_SERVICES).append(" -m comment --comment ").append(p.externalComment)
+                        .append(protoMatch).append(" -d ").append(ip).append(" --dport ").append(port)
+                        .append(" -j ").append(p.externalTarget).append('\n');
+            }
+        }
+
+        List<String> lbIPs = p.svc.loadBalancerIPs();
+        for (String ip : lbIPs) {
+            if (p.hasEndpoints) {
+                natRule(KUBE_SERVICES).append(" -m comment --comment \"").append(s).append(" loadbalancer IP\"")
+                        .append(protoMatch).append(" -d ").append(ip).append(" --dport ").append(port)
+                        .append(" -j ").append(p.lbChain).append('\n');
+            }
+            if (p.usesFwChain) {
+                filterRule(KUBE_PROXY_FIREWALL).append(" -m comment --comment \"").append(s)
+                        .append(" traffic not accepted by ").append(p.fwChain).append('"')
+                        .append(protoMatch).append(" -d ").append(ip).append(" --dport ").append(port)
+                        .append(" -j DROP\n");
+            }
+        }
+        if (!p.hasExternalEndpoints) {
+            for (String ip : lbIPs) {
+                filterRule(KUBE_EXTERNAL_SERVICES).append(" -m comment --comment ").append(p.externalComment)
+                        .append(protoMatch).append(" -d ").append(ip).append(" --dport ").append(port)
+                        .append(" -j ").append(p.externalTarget).append('\n');
+            }
+        }
+
+        // NodePorts are not subject to loadBalancerSourceRanges, as upstream.
+        int nodePort = p.svc.nodePort();
+        if (nodePort != 0) {
+            if (p.hasEndpoints) {
+                if (options.localhostNodePorts() && options.nfacct()) {
+                    natRule(KUBE_NODEPORTS).append(" -m comment --comment ").append(s).append(protoMatch)
+                            .append(" -d 127.0.0.0/8 --dport ").append(nodePort)
+                            .append(" -m nfacct --nfacct-name ").append(LOCALHOST_NODEPORTS_COUNTER)
+                            .append(" -j ").append(p.extChain).append('\n');
+                }
+                natRule(KUBE_NODEPORTS).append(" -m comment --comment ").append(s).append(protoMatch)
+                        .append(" --dport ").append(nodePort).append(" -j ").append(p.extChain).append('\n');
+            }
+            if (!p.hasExternalEndpoints) {
+                filterRule(KUBE_EXTERNAL_SERVICES).append(" -m comment --comment ").append(p.externalComment)
+                        .append(" -m addrtype --dst-type LOCAL").append(protoMatch)
+                        .append(" --dport ").append(nodePort).append(" -j ").append(p.externalTarget).append('\n');
+            }
+        }
+
+        // The health-check node port is accepted whether or not there are local endpoints.
+        int hcnp = healthCheckNodePort(p.svc);
+        if (hcnp != 0) {
+            filterRule(KUBE_NODEPORTS).append(" -m comment --comment \"").append(s)
+                    .append(" health check node port\" -m tcp -p tcp --dport ").append(hcnp).append(" -j ACCEPT\n");
+        }
+    }
+
+    /** The service port's own chains: SVC/SVL/EXT/FW and one SEP per reachable endpoint. */
+    private ServiceChains writeServiceChains(Plan p, String nodeIP, Map<String, String> oldSeps,
+                                             Map<String, String> seps) {
+        String s = p.s;
+        ServicePortName name = p.name;
+        int rulesBefore = natRuleCount;
+        List<String> chains = new ArrayList<>(4 + p.sel.allReachable().size());
+        if (p.hasInternalEndpoints) {
+            if (options.masqueradeAll()) {
+                natRule(p.internalChain).append(" -m comment --comment \"").append(s).append(" cluster IP\"")
+                        .append(p.protoMatch).append(" -d ").append(p.clusterIP).append(" --dport ").append(p.port)
+                        .append(" -j ").append(KUBE_MARK_MASQ).append('\n');
+            } else if (ifNotLocal != null) {
+                // Masquerade off-cluster traffic to the ClusterIP: it may have been routed here from
+                // another node and must return the same way.
+                natRule(p.internalChain).append(" -m comment --comment \"").append(s).append(" cluster IP\"")
+                        .append(p.protoMatch).append(" -d ").append(p.clusterIP).append(" --dport ").append(p.port)
+                        .append(' ').append(ifNotLocal).append(" -j ").append(KUBE_MARK_MASQ).append('\n');
+            }
+        }
+
+        if (p.usesExtChain) {
+            String ext = p.extChain;
+            declareNat(ext, chains);
+            if (!p.externalLocal) {
+                // Endpoints may be on other nodes: masquerade so replies come back through here.
+                natRule(ext).append(" -m comment --comment \"masquerade traffic for ").append(s)
+                        .append(" external destinations\" -j ").append(KUBE_MARK_MASQ).append('\n');
+            } else {
+                if (ifLocal != null) {
+                    // Pod traffic to an external address behaves as if it left and came back
+                    // through a load balancer: no traffic policy applies.
+                    natRule(ext).append(" -m comment --comment \"pod traffic for ").append(s)
+                            .append(" external destinations\" ").append(ifLocal).append(" -j ").append(p.svcChain)
+                            .append('\n');
+                }
+                // The host's own traffic gets a local address as source, so it needs masquerade.
+                natRule(ext).append(" -m comment --comment \"masquerade LOCAL traffic for ").append(s)
+                        .append(" external destinations\" -m addrtype --src-type LOCAL -j ").append(KUBE_MARK_MASQ)
+                        .append('\n');
+                natRule(ext).append(" -m comment --comment \"route LOCAL traffic for ").append(s)
+                        .append(" external destinations\" -m addrtype --src-type LOCAL -j ").append(p.svcChain)
+                        .append('\n');
+            }
+            if (p.hasExternalEndpoints) {
+                natRule(ext).append(" -j ").append(p.externalPolicyChain).append('\n');
+            }
+        }
+
+        if (p.usesFwChain) {
+            String fw = p.fwChain;
+            declareNat(fw, chains);
+            boolean allowFromNode = false;
+            for (String cidr : p.svc.loadBalancerSourceRanges()) {
+                natRule(fw).append(" -m comment --comment \"").append(s).append(" loadbalancer IP\" -s ")
+                        .append(cidr).append(" -j ").append(p.extChain).append('\n');
+                if (nodeIP != null && IpAddresses.cidrContains(cidr, nodeIP)) {
+                    allowFromNode = true;
+                }
+            }
+            if (allowFromNode) {
+                // A node reaching a VIP-style load balancer it routes locally shows up with the
+                // VIP as source; let that through too.
+                for (String ip : p.svc.loadBalancerIPs()) {
+                    natRule(fw).append(" -m comment --comment \"").append(s).append(" loadbalancer IP\" -s ")
+                            .append(ip).append(" -j ").append(p.extChain).append('\n');
+                }
+            }
+            // Whatever falls through was not DNATed; KUBE-PROXY-FIREWALL drops it in filter.
+            natRule(fw).append(" -m comment --comment \"other traffic to ").append(s)
+                    .append(" will be dropped by KUBE-PROXY-FIREWALL\"\n");
+        }
+
+        if (p.usesClusterChain) {
+            declareNat(p.svcChain, chains);
+            writeEndpointRules(p, p.svcChain, p.sel.clusterEndpoints(), oldSeps, seps);
+        }
+        if (p.usesLocalChain) {
+            declareNat(p.svlChain, chains);
+            writeEndpointRules(p, p.svlChain, p.sel.localEndpoints(), oldSeps, seps);
+        }
+        for (Endpoint ep : p.sel.allReachable()) {
+            String hostPort = ep.hostPort();
+            String sep = sepName(name, hostPort, oldSeps, seps);
+            declareNat(sep, chains);
+            // Hairpin: an endpoint reaching itself through the service must be masqueraded.
+            natRule(sep).append(" -m comment --comment ").append(s).append(" -s ").append(ep.ip())
+                    .append(" -j ").append(KUBE_MARK_MASQ).append('\n');
+            StringBuilder b = natRule(sep).append(" -m comment --comment ").append(s);
+            if (p.svc.sessionAffinity()) {
+                b.append(" -m recent --name ").append(sep).append(" --set");
+            }
+            b.append(p.protoMatch).append(" -j DNAT --to-destination ").append(hostPort).append('\n');
+        }
+        return new ServiceChains(chains, natRuleCount - rulesBefore);
     }
 
     /** The tail call into KUBE-NODEPORTS: after every other rule of nat KUBE-SERVICES. */
@@ -494,22 +551,23 @@ public final class IptablesRenderer {
         return new ArrayList<>(ips);
     }
 
-    private void writeEndpointRules(ServicePortName name, String s, ServicePort svc, String chain,
-                                    List<Endpoint> endpoints, Map<String, String> oldSeps, Map<String, String> seps) {
-        if (svc.sessionAffinity()) {
+    private void writeEndpointRules(Plan p, String chain, List<Endpoint> endpoints, Map<String, String> oldSeps,
+                                    Map<String, String> seps) {
+        String s = p.s;
+        if (p.svc.sessionAffinity()) {
             for (Endpoint ep : endpoints) {
                 String hostPort = ep.hostPort();
-                String sep = sepName(name, hostPort, oldSeps, seps);
+                String sep = sepName(p.name, hostPort, oldSeps, seps);
                 natRule(chain).append(" -m comment --comment \"").append(s).append(" -> ").append(hostPort)
                         .append("\" -m recent --name ").append(sep).append(" --rcheck --seconds ")
-                        .append(svc.affinityTimeoutSeconds()).append(" --reap -j ").append(sep).append('\n');
+                        .append(p.svc.affinityTimeoutSeconds()).append(" --reap -j ").append(sep).append('\n');
             }
         }
         int n = endpoints.size();
         for (int i = 0; i < n; i++) {
             Endpoint ep = endpoints.get(i);
             String hostPort = ep.hostPort();
-            String sep = sepName(name, hostPort, oldSeps, seps);
+            String sep = sepName(p.name, hostPort, oldSeps, seps);
             StringBuilder b = natRule(chain).append(" -m comment --comment \"").append(s).append(" -> ")
                     .append(hostPort).append('"');
             if (i < n - 1) {

@@ -35,6 +35,19 @@ public final class ConfigJson {
         ipt.put("syncPeriod", GoDuration.format(c.syncPeriod()));
         ipt.put("minSyncPeriod", GoDuration.format(c.minSyncPeriod()));
         m.put("iptables", ipt);
+        Map<String, Object> ipvs = new LinkedHashMap<>();
+        ipvs.put("syncPeriod", GoDuration.format(c.ipvs().syncPeriod()));
+        ipvs.put("minSyncPeriod", GoDuration.format(c.ipvs().minSyncPeriod()));
+        ipvs.put("scheduler", c.ipvs().scheduler());
+        ipvs.put("excludeCIDRs", c.ipvs().excludeCIDRs());
+        ipvs.put("strictARP", c.ipvs().strictARP());
+        ipvs.put("tcpTimeout", GoDuration.format(c.ipvs().tcpTimeout()));
+        ipvs.put("tcpFinTimeout", GoDuration.format(c.ipvs().tcpFinTimeout()));
+        ipvs.put("udpTimeout", GoDuration.format(c.ipvs().udpTimeout()));
+        m.put("ipvs", ipvs);
+        m.put("nftables", Map.of("syncPeriod", GoDuration.format(c.nftables().syncPeriod()),
+                "minSyncPeriod", GoDuration.format(c.nftables().minSyncPeriod())));
+        m.put("udpIdleTimeout", GoDuration.format(c.userspace().udpIdleTimeout()));
         m.put("nodePortAddresses", c.nodePortAddresses());
         m.put("configSyncPeriod", GoDuration.format(c.configSyncPeriod()));
         return m;

@@ -65,6 +65,28 @@ final class ConfigValidation {
         if (!b.bindAddress.isEmpty() && !IpAddresses.isValid(b.bindAddress)) {
             throw new ConfigException("bindAddress: \"" + b.bindAddress + "\" (expected: an IP address)");
         }
+        positive("ipvs.syncPeriod", b.ipvs.syncPeriod());
+        nonNegative("ipvs.minSyncPeriod", b.ipvs.minSyncPeriod());
+        nonNegative("ipvs.tcpTimeout", b.ipvs.tcpTimeout());
+        nonNegative("ipvs.tcpFinTimeout", b.ipvs.tcpFinTimeout());
+        nonNegative("ipvs.udpTimeout", b.ipvs.udpTimeout());
+        if (!b.ipvs.scheduler().isEmpty() && !b.ipvs.scheduler().matches("[a-z]{1,15}")) {
+            throw new ConfigException("ipvs.scheduler: \"" + b.ipvs.scheduler()
+                    + "\" (expected: an IPVS scheduler name such as rr, wrr, lc, wlc, sh, mh)");
+        }
+        List<String> excluded = new ArrayList<>();
+        for (String c : b.ipvs.excludeCIDRs()) {
+            if (!c.isBlank()) {
+                excluded.add(cidr("ipvs.excludeCIDRs", c));
+            }
+        }
+        b.ipvs = new IpvsOptions(b.ipvs.syncPeriod(), b.ipvs.minSyncPeriod(), b.ipvs.scheduler(), excluded,
+                b.ipvs.strictARP(), b.ipvs.tcpTimeout(), b.ipvs.tcpFinTimeout(), b.ipvs.udpTimeout());
+        positive("nftables.syncPeriod", b.nftables.syncPeriod());
+        nonNegative("nftables.minSyncPeriod", b.nftables.minSyncPeriod());
+        positive("udpIdleTimeout", b.userspace.udpIdleTimeout());
+        positive("userspace.tcpConnectTimeout", b.userspace.tcpConnectTimeout());
+        nonNegative("userspace.tcpIdleTimeout", b.userspace.tcpIdleTimeout());
         if (b.verbosity < 0) {
             throw new ConfigException("v: " + b.verbosity + " (expected: >= 0)");
         }

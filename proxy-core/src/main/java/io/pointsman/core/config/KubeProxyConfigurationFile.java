@@ -104,6 +104,24 @@ public final class KubeProxyConfigurationFile {
         b.localhostNodePorts = r.bool(ipt, "iptables.localhostNodePorts", "localhostNodePorts", b.localhostNodePorts);
         b.syncPeriod = r.duration(ipt, "iptables.syncPeriod", "syncPeriod", b.syncPeriod);
         b.minSyncPeriod = r.duration(ipt, "iptables.minSyncPeriod", "minSyncPeriod", b.minSyncPeriod);
+        JsonNode ipvs = root.path("ipvs");
+        IpvsOptions d = b.ipvs;
+        b.ipvs = new IpvsOptions(
+                r.duration(ipvs, "ipvs.syncPeriod", "syncPeriod", d.syncPeriod()),
+                r.duration(ipvs, "ipvs.minSyncPeriod", "minSyncPeriod", d.minSyncPeriod()),
+                r.text(ipvs, "ipvs.scheduler", "scheduler", d.scheduler()),
+                r.strings(ipvs, "ipvs.excludeCIDRs", "excludeCIDRs", d.excludeCIDRs()),
+                r.bool(ipvs, "ipvs.strictARP", "strictARP", d.strictARP()),
+                r.duration(ipvs, "ipvs.tcpTimeout", "tcpTimeout", d.tcpTimeout()),
+                r.duration(ipvs, "ipvs.tcpFinTimeout", "tcpFinTimeout", d.tcpFinTimeout()),
+                r.duration(ipvs, "ipvs.udpTimeout", "udpTimeout", d.udpTimeout()));
+        JsonNode nft = root.path("nftables");
+        b.nftables = new NftablesOptions(
+                r.duration(nft, "nftables.syncPeriod", "syncPeriod", b.nftables.syncPeriod()),
+                r.duration(nft, "nftables.minSyncPeriod", "minSyncPeriod", b.nftables.minSyncPeriod()));
+        UserspaceOptions u = b.userspace;
+        b.userspace = new UserspaceOptions(r.duration(root, "udpIdleTimeout", "udpIdleTimeout", u.udpIdleTimeout()),
+                u.tcpConnectTimeout(), u.tcpIdleTimeout());
         return b;
     }
 
@@ -182,17 +200,21 @@ public final class KubeProxyConfigurationFile {
         }
 
         List<String> strings(JsonNode parent, String field, List<String> dflt) {
+            return strings(parent, field, field, dflt);
+        }
+
+        List<String> strings(JsonNode parent, String path, String field, List<String> dflt) {
             JsonNode n = parent.get(field);
             if (n == null || n.isNull()) {
                 return dflt;
             }
             if (!n.isArray()) {
-                throw wrong(field, n, "a list of strings");
+                throw wrong(path, n, "a list of strings");
             }
             List<String> out = new ArrayList<>();
             for (JsonNode e : n) {
                 if (!e.isTextual()) {
-                    throw wrong(field, e, "a list of strings");
+                    throw wrong(path, e, "a list of strings");
                 }
                 out.add(e.asText());
             }
@@ -207,7 +229,7 @@ public final class KubeProxyConfigurationFile {
 
     /** Logs the known fields that Pointsman reads but does not act on yet. */
     static void logIgnored(JsonNode root) {
-        for (String f : List.of("ipvs", "nftables", "conntrack", "oomScoreAdj", "winkernel", "featureGates")) {
+        for (String f : List.of("conntrack", "oomScoreAdj", "winkernel", "featureGates", "portRange")) {
             if (root.has(f)) {
                 log.info("config field \"{}\" is accepted but not used by this version", f);
             }

@@ -22,7 +22,7 @@ public record ProxyConfig(String mode, String kubeconfig, String master, String 
                           String healthzBindAddress, Duration syncPeriod, Duration minSyncPeriod,
                           int masqueradeBit, boolean masqueradeAll, boolean localhostNodePorts,
                           List<String> nodePortAddresses, Duration configSyncPeriod, String serviceProxyName,
-                          int verbosity) {
+                          int verbosity, IpvsOptions ipvs, NftablesOptions nftables, UserspaceOptions userspace) {
 
     public static final String DEFAULT_MODE = "iptables";
 
@@ -40,6 +40,27 @@ public record ProxyConfig(String mode, String kubeconfig, String master, String 
         requireNonNull(syncPeriod, "syncPeriod");
         requireNonNull(minSyncPeriod, "minSyncPeriod");
         requireNonNull(configSyncPeriod, "configSyncPeriod");
+        requireNonNull(ipvs, "ipvs");
+        requireNonNull(nftables, "nftables");
+        requireNonNull(userspace, "userspace");
+    }
+
+    /** The sync period of the configured mode's section (iptables.syncPeriod for iptables and userspace). */
+    public Duration effectiveSyncPeriod() {
+        return switch (mode) {
+            case "ipvs" -> ipvs.syncPeriod();
+            case "nftables" -> nftables.syncPeriod();
+            default -> syncPeriod;
+        };
+    }
+
+    /** The minimum sync spacing of the configured mode's section. */
+    public Duration effectiveMinSyncPeriod() {
+        return switch (mode) {
+            case "ipvs" -> ipvs.minSyncPeriod();
+            case "nftables" -> nftables.minSyncPeriod();
+            default -> minSyncPeriod;
+        };
     }
 
     /** Upstream's defaults. */
@@ -69,6 +90,9 @@ public record ProxyConfig(String mode, String kubeconfig, String master, String 
         b.configSyncPeriod = configSyncPeriod;
         b.serviceProxyName = serviceProxyName;
         b.verbosity = verbosity;
+        b.ipvs = ipvs;
+        b.nftables = nftables;
+        b.userspace = userspace;
         return b;
     }
 
@@ -99,13 +123,16 @@ public record ProxyConfig(String mode, String kubeconfig, String master, String 
         public Duration configSyncPeriod = Duration.ofMinutes(15);
         public String serviceProxyName = "";
         public int verbosity = 0;
+        public IpvsOptions ipvs = IpvsOptions.defaults();
+        public NftablesOptions nftables = NftablesOptions.defaults();
+        public UserspaceOptions userspace = UserspaceOptions.defaults();
 
         public ProxyConfig build() {
             ConfigValidation.validate(this);
             return new ProxyConfig(mode, kubeconfig, master, hostnameOverride, clusterCIDRs, detectLocalMode,
                     bridgeInterface, interfaceNamePrefix, bindAddress, metricsBindAddress, healthzBindAddress,
                     syncPeriod, minSyncPeriod, masqueradeBit, masqueradeAll, localhostNodePorts, nodePortAddresses,
-                    configSyncPeriod, serviceProxyName, verbosity);
+                    configSyncPeriod, serviceProxyName, verbosity, ipvs, nftables, userspace);
         }
     }
 }

@@ -1,0 +1,2 @@
+/** Pointsman IPVS backend: generic netlink through jnr-ffi. */
+package io.pointsman.ipvs;

@@ -1,0 +1,2 @@
+/** Pointsman userspace backend: a Netty TCP/UDP relay. */
+package io.pointsman.userspace;
