@@ -49,7 +49,9 @@ final class Daemon {
     }
 
     static Daemon start(Lab lab, Path jar, Path kubeconfig, String nodeName, String... extraFlags) {
-        List<String> cmd = Lab.inside(lab.node(), "java", "-jar", jar.toString(),
+        // The test's own JVM: the one the build chose, whatever "java" on the PATH is.
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> cmd = Lab.inside(lab.node(), java, "-jar", jar.toString(),
                 "--kubeconfig", kubeconfig.toString(),
                 "--hostname-override", nodeName,
                 "--cluster-cidr", Lab.CLUSTER_CIDR,

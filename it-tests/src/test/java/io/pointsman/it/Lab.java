@@ -13,7 +13,8 @@ import java.util.List;
 
 /**
  * The netns lab: a "node" namespace that routes between a "client" namespace and two "pod"
- * namespaces, each pod running TCP and UDP servers that answer with the pod's name.
+ * namespaces, each pod running TCP (socat) and UDP ({@link UdpNameServer}) servers that answer
+ * with the pod's name.
  *
  * <pre>
  *   client 192.168.77.2 ── 192.168.77.1 node ── 10.244.1.1 ── pod-a 10.244.1.2
@@ -89,9 +90,12 @@ final class Lab implements AutoCloseable {
         addPod("pod-a", "10.244.1.2", "vpod0");
         addPod("pod-b", "10.244.1.3", "vpod1");
         for (Pod pod : pods) {
-            await("pod " + pod.name() + " answering directly").atMost(Duration.ofSeconds(10))
+            await("pod " + pod.name() + " answering TCP directly").atMost(Duration.ofSeconds(10))
                     .pollInterval(Duration.ofMillis(100))
                     .until(() -> pod.name().equals(Probe.tcp(client, pod.ip(), POD_TCP_PORT, Duration.ofSeconds(1)).reply()));
+            await("pod " + pod.name() + " answering UDP directly").atMost(Duration.ofSeconds(20))
+                    .pollInterval(Duration.ofMillis(100))
+                    .until(() -> pod.name().equals(Probe.udp(client, pod.ip(), POD_UDP_PORT, Duration.ofMillis(500)).reply()));
         }
     }
 
@@ -121,9 +125,21 @@ final class Lab implements AutoCloseable {
         // Fixed strings only: the servers answer with the pod's name and nothing else.
         processes.start(name + " tcp", inside(ns, "socat", "TCP-LISTEN:" + POD_TCP_PORT + ",fork,reuseaddr",
                 "SYSTEM:echo " + name), log);
-        processes.start(name + " udp", inside(ns, "socat", "UDP-RECVFROM:" + POD_UDP_PORT + ",fork",
-                "SYSTEM:echo " + name), log);
+        processes.start(name + " udp", inside(ns, udpServerCommand(name)), log);
         pods.add(new Pod(name, ip, ns));
+    }
+
+    /** A small JVM running {@link UdpNameServer} from this module's test classes. */
+    private static String[] udpServerCommand(String name) {
+        String classes;
+        try {
+            classes = Path.of(UdpNameServer.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+        } catch (java.net.URISyntaxException e) {
+            throw new IllegalStateException("cannot locate the test classes of " + UdpNameServer.class, e);
+        }
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        return new String[] {java, "-Xmx16m", "-Xss256k", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+            "-cp", classes, UdpNameServer.class.getName(), name, Integer.toString(POD_UDP_PORT)};
     }
 
     static List<String> inside(Netns ns, String... command) {

@@ -56,7 +56,7 @@ class LabDataplaneTest {
 
     @Test
     void apiRelayReachesTheMockServerFromInsideTheNode() {
-        Kernel.require("ip", "socat");
+        Kernel.require("ip", "iptables-restore", "iptables-save", "socat");
         try (RunDir dir = RunDir.create(); Lab lab = Lab.create(dir); MockApi api = MockApi.start()) {
             Service web = ClusterObjects.service("relay-check", "10.96.0.77",
                     new ClusterObjects.Port("http", "TCP", 80, 8080, 0));

@@ -81,8 +81,8 @@ final class FamilySync {
         Extra filterExtra = Extra.NONE;
         Extra natExtra = Extra.NONE;
         if (doFull) {
-            SavedTable filter = save("filter", doFull);
-            SavedTable nat = save("nat", doFull);
+            SavedTable filter = save("filter");
+            SavedTable nat = save("nat");
             Set<String> active = new HashSet<>();
             for (ServiceChains sc : r.written().values()) {
                 active.addAll(sc.chains());
@@ -161,13 +161,14 @@ final class FamilySync {
         return renderer.payload();
     }
 
-    private SavedTable save(String table, boolean full) throws SyncException {
+    /** Reads a table back; only full syncs do, to find missing jumps and stale chains. */
+    private SavedTable save(String table) throws SyncException {
         try {
             return SavedTable.parse(netfilter.save(family, table));
         } catch (RestoreException e) {
             needFull = true;
-            throw new SyncException(family + " " + (full ? "full" : "partial") + " sync: cannot read table " + table
-                    + ": " + e.getMessage() + "; nothing was written", e);
+            throw new SyncException(family + " full sync: cannot read table " + table + ": " + e.getMessage()
+                    + "; nothing was written", e);
         }
     }
 

@@ -659,21 +659,7 @@ public final class IptablesRenderer {
         }
     }
 
-    /**
-     * Endpoint selection with upstream's rule for when Cluster endpoints are needed: also when
-     * internalTrafficPolicy is Local but the port is reachable from outside, because KUBE-EXT
-     * short-circuits pod and host traffic to KUBE-SVC. EndpointSelector may answer no Cluster
-     * endpoints for that case, so it is asked as if the internal policy were Cluster, which
-     * yields the same local endpoints and the Cluster ones in addition.
-     */
     private static Selection select(List<Endpoint> endpoints, ServicePort svc, NodeInfo node) {
-        if (svc.internalPolicyLocal() && svc.externallyAccessible() && !EndpointSelector.usesClusterEndpoints(svc)) {
-            ServicePort asCluster = new ServicePort(svc.name(), svc.type(), svc.clusterIPs(), svc.port(),
-                    svc.nodePort(), svc.externalIPs(), svc.loadBalancerIPs(), svc.loadBalancerSourceRanges(),
-                    svc.affinityTimeoutSeconds(), svc.externalTrafficPolicy(), TrafficPolicy.CLUSTER,
-                    svc.healthCheckNodePort(), svc.trafficDistribution());
-            return EndpointSelector.select(endpoints, asCluster, node, true);
-        }
         return EndpointSelector.select(endpoints, svc, node, true);
     }
 

@@ -41,9 +41,13 @@ public final class EndpointSelector {
         }
     }
 
-    /** Whether a Cluster policy applies somewhere: internal Cluster, or external Cluster on an externally reachable port. */
+    /**
+     * Whether cluster-wide endpoints are ever used: internal Cluster, or any externally reachable
+     * port, since even with external Local, traffic from pods and from the node itself is
+     * short-circuited to the cluster-wide endpoints (upstream's UsesClusterEndpoints).
+     */
     public static boolean usesClusterEndpoints(ServicePort svc) {
-        return !svc.internalPolicyLocal() || (svc.externallyAccessible() && !svc.externalPolicyLocal());
+        return !svc.internalPolicyLocal() || svc.externallyAccessible();
     }
 
     public static boolean usesLocalEndpoints(ServicePort svc) {

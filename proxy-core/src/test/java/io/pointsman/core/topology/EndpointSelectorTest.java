@@ -83,7 +83,11 @@ class EndpointSelectorTest {
             row("external Local on a port with no external access counts as Cluster", ETP_LOCAL_NO_EXTERNAL,
                 List.of(ep("10.0.0.1", "R", "node-a"), ep("10.0.0.2", "R", "node-b")),
                 "10.0.0.1,10.0.0.2", "", "10.0.0.1,10.0.0.2", true),
-            row("both Local: only local endpoints", BOTH_LOCAL,
+            row("both Local on a NodePort: cluster set kept for the pod/node short-circuit", BOTH_LOCAL,
+                List.of(ep("10.0.0.1", "R", "node-a"), ep("10.0.0.2", "R", "node-b")),
+                "10.0.0.1,10.0.0.2", "10.0.0.1", "10.0.0.1,10.0.0.2", true),
+            row("internal Local without external access: only local endpoints",
+                svc(TrafficPolicy.LOCAL, TrafficPolicy.LOCAL, 0),
                 List.of(ep("10.0.0.1", "R", "node-a"), ep("10.0.0.2", "R", "node-b")),
                 "", "10.0.0.1", "10.0.0.1", true)
         );
