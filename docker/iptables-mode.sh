@@ -19,23 +19,23 @@ say() {
 }
 
 # Prints a backend's whole ruleset (both families); prints nothing where the backend or the
-# permission to read it is missing.
+# permission to read it is missing. Never names a table (-t): asking for a legacy table that
+# does not exist yet would create it, and iptables-nft would then warn about legacy tables forever.
 saved() {
-    flavour=$1
-    shift
     for family in iptables ip6tables; do
-        if command -v "$family-$flavour-save" >/dev/null 2>&1; then
-            "$family-$flavour-save" "$@" 2>/dev/null || true
+        if command -v "$family-$1-save" >/dev/null 2>&1; then
+            "$family-$1-save" 2>/dev/null || true
         fi
     done
 }
 
+# The kubelet's marker chains (mangle table), in a saved ruleset on stdin.
 has_hint() {
-    saved "$1" -t mangle | grep -Eq '^:(KUBE-IPTABLES-HINT|KUBE-KUBELET-CANARY) '
+    grep -Eq '^:(KUBE-IPTABLES-HINT|KUBE-KUBELET-CANARY) '
 }
 
 rule_count() {
-    saved "$1" | grep -c '^-' || true
+    grep -c '^-' || true
 }
 
 detect() {
@@ -52,15 +52,20 @@ detect() {
             return 2
             ;;
     esac
-    for flavour in nft legacy; do
-        if has_hint "$flavour"; then
-            say "using $flavour: the kubelet's hint chain is in the $flavour tables"
-            echo "$flavour"
-            return 0
-        fi
-    done
-    nft=$(rule_count nft)
-    legacy=$(rule_count legacy)
+    nft_rules=$(saved nft)
+    legacy_rules=$(saved legacy)
+    if printf '%s\n' "$nft_rules" | has_hint; then
+        say "using nft: the kubelet's hint chain is in the nft tables"
+        echo nft
+        return 0
+    fi
+    if printf '%s\n' "$legacy_rules" | has_hint; then
+        say "using legacy: the kubelet's hint chain is in the legacy tables"
+        echo legacy
+        return 0
+    fi
+    nft=$(printf '%s\n' "$nft_rules" | rule_count)
+    legacy=$(printf '%s\n' "$legacy_rules" | rule_count)
     if [ "$legacy" -gt "$nft" ]; then
         say "using legacy: it holds $legacy rules, nft $nft"
         echo legacy

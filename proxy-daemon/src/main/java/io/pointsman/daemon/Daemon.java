@@ -11,6 +11,7 @@ import io.pointsman.core.linux.Netfilter;
 import io.pointsman.core.metrics.ProxyMetrics;
 import io.pointsman.core.model.IpFamily;
 import io.pointsman.core.source.ChangeTracker;
+import io.pointsman.core.source.EventRecorder;
 import io.pointsman.core.source.KubeClients;
 import io.pointsman.core.source.KubernetesSource;
 import io.pointsman.core.source.ManifestSource;
@@ -21,6 +22,7 @@ import io.pointsman.core.spi.ProxyBackendProvider;
 import io.pointsman.core.sync.Reconciler;
 import io.pointsman.core.sync.SyncRunner;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -28,6 +30,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,6 +50,8 @@ public final class Daemon implements AutoCloseable {
     private volatile HealthServer healthServer;
     private volatile Reconciler reconciler;
     private volatile ChangeTracker tracker;
+    /** Kubernetes Events; null with --from (no API to post them to). */
+    private volatile EventRecorder events;
 
     public Daemon(ProxyConfig config, String from, boolean dryRun) {
         this.config = config;
@@ -68,34 +73,56 @@ public final class Daemon implements AutoCloseable {
         tracker = new ChangeTracker(nodeName, metrics, config.serviceProxyName());
         ProxyHealth health = ProxyHealth.forSyncPeriod(config.effectiveSyncPeriod(), tracker::nodeEligible);
         reconciler = new Reconciler(tracker, backend, metrics, health, families, Clock.systemUTC());
-        SyncRunner runner = new SyncRunner("sync-runner", reconciler::syncOnce,
+        SyncRunner runner = new SyncRunner("sync-runner", () -> {
+            boolean ok = reconciler.syncOnce();
+            EventRecorder e = events;
+            return e == null ? ok : e.syncOutcome(ok);
+        },
                 config.effectiveMinSyncPeriod(), config.effectiveSyncPeriod(), Reconciler.FULL_SYNC_PERIOD);
         tracker.setListener(() -> {
             reconciler.queued();
             runner.request();
         });
 
+        // Made before the servers (not started yet) so that a failed listener can be recorded as an Event.
+        Source source = source(nodeName);
+        closeables.add(source);
         if (!config.metricsBindAddress().isEmpty()) {
             metricsServer = new MetricsServer(config.metricsBindAddress(), metrics, () -> ConfigJson.configz(config));
-            metricsServer.start();
+            try {
+                metricsServer.start();
+            } catch (UncheckedIOException e) {
+                if (events != null) {
+                    events.failedToStartMetricsServer(config.metricsBindAddress(), e.getMessage());
+                }
+                throw e;
+            }
             closeables.add(metricsServer);
         }
         if (!config.healthzBindAddress().isEmpty()) {
             healthServer = new HealthServer(config.healthzBindAddress(), health, metrics);
-            healthServer.start();
+            try {
+                healthServer.start();
+            } catch (UncheckedIOException e) {
+                if (events != null) {
+                    events.failedToStartHealthServer(config.healthzBindAddress(), e.getMessage());
+                }
+                throw e;
+            }
             closeables.add(healthServer);
         }
         closeables.add(runner);
         runner.start();
 
-        Source source = source(nodeName);
-        closeables.add(source);
         log.info("Pointsman started: mode {}, node {}, source {}, {}, metrics {}, health {}", provider.mode(),
                 nodeName, from != null ? "manifests at " + from : "Kubernetes API",
                 netfilter.dryRun() ? "dry run" : "writing to the kernel",
                 config.metricsBindAddress().isEmpty() ? "off" : config.metricsBindAddress(),
                 config.healthzBindAddress().isEmpty() ? "off" : config.healthzBindAddress());
         source.start(tracker);
+        if (events != null) {
+            events.starting(provider.mode());
+        }
         runner.request();
     }
 
@@ -109,6 +136,8 @@ public final class Daemon implements AutoCloseable {
         }
         KubernetesClient client = KubeClients.create(config.kubeconfig(), config.master());
         closeables.add(client);
+        events = new EventRecorder(client, nodeName, Clock.systemUTC());
+        closeables.add(events);
         return new KubernetesSource(client, nodeName, config.configSyncPeriod());
     }
 
@@ -126,10 +155,23 @@ public final class Daemon implements AutoCloseable {
 
     /** Runs until SIGTERM/SIGINT; rules stay in place, as kube-proxy leaves them. */
     public int runUntilStopped() {
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            log.info("stopping: rules stay in place");
-            close();
-        }, "shutdown"));
+        AtomicBoolean stopping = new AtomicBoolean();
+        Runnable stop = () -> {
+            if (stopping.compareAndSet(false, true)) {
+                log.info("stopping: rules stay in place");
+                close();
+            }
+        };
+        Runtime.getRuntime().addShutdownHook(new Thread(stop, "shutdown"));
+        // SIGTERM (the kubelet stopping the pod) and SIGINT are normal stops: handled here, the
+        // process exits 0 once closed; left to the JVM's default handler it would exit 143.
+        for (String signal : List.of("TERM", "INT")) {
+            try {
+                sun.misc.Signal.handle(new sun.misc.Signal(signal), s -> stop.run());
+            } catch (IllegalArgumentException e) {
+                log.debug("SIG{} is not handled here ({}); the shutdown hook stops the daemon", signal, e.getMessage());
+            }
+        }
         start();
         try {
             stopped.await();

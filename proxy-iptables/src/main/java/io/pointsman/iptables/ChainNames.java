@@ -75,10 +75,23 @@ public final class ChainNames {
         return ENDPOINT_PREFIX + endpointHash(name, hostPort);
     }
 
+    /** Upstream's local-traffic chains before 1.24 (now SVL and EXT): only ever stale. */
+    public static final String OLD_LOCAL_PREFIX = "KUBE-XLB-";
+    /** Upstream's empty chain for noticing a flush of its tables; Pointsman checks every chain instead. */
+    public static final String CANARY = "KUBE-PROXY-CANARY";
+
     /** Whether a chain is one of the per-service or per-endpoint chains (never a top-level chain). */
     public static boolean isServiceChain(String chain) {
         return chain.startsWith(SERVICE_PREFIX) || chain.startsWith(LOCAL_PREFIX) || chain.startsWith(EXTERNAL_PREFIX)
                 || chain.startsWith(FIREWALL_PREFIX) || chain.startsWith(ENDPOINT_PREFIX);
+    }
+
+    /**
+     * Whether a chain is a per-service chain of this or an older upstream layout: the chains a
+     * full sync deletes when the state no longer needs them.
+     */
+    public static boolean isStaleCandidate(String chain) {
+        return isServiceChain(chain) || chain.startsWith(OLD_LOCAL_PREFIX);
     }
 
     /** base32(sha256(text))[:16]: 16 characters of 5 bits are exactly the first 10 digest bytes. */

@@ -8,7 +8,9 @@ import io.pointsman.core.model.IpAddresses;
 import io.pointsman.core.model.IpFamily;
 import io.pointsman.core.model.ProxyState;
 import io.pointsman.core.model.ServicePort;
+import io.pointsman.core.model.ServicePortName;
 import io.pointsman.core.spi.BackendContext;
+import io.pointsman.core.spi.DriftReport;
 import io.pointsman.core.spi.ProxyBackend;
 import io.pointsman.core.spi.SyncException;
 import io.pointsman.core.spi.SyncResult;
@@ -42,7 +44,7 @@ public final class IptablesBackend implements ProxyBackend {
     public SyncResult sync(ProxyState state, ChangeSet changes, boolean full) throws SyncException {
         requireNonNull(state, "state");
         requireNonNull(changes, "changes");
-        if (!families.containsKey(IpFamily.IPv6) && usesIPv6(state, context.config())) {
+        if (!families.containsKey(IpFamily.IPv6) && usesIPv6(state, context.config(), full ? null : changes)) {
             families.put(IpFamily.IPv6, newFamily(IpFamily.IPv6));
         }
         Map<String, Long> counts = new LinkedHashMap<>();
@@ -63,6 +65,7 @@ public final class IptablesBackend implements ProxyBackend {
             written += o.servicePortsWritten();
             String p = families.size() > 1 ? f.family().name() + "." : "";
             counts.put(p + "fullSync", o.full() ? 1L : 0L);
+            counts.put(p + "restored", o.restored() ? 1L : 0L);
             counts.put(p + "filterChains", (long) o.filterChains());
             counts.put(p + "filterRules", (long) o.filterRules());
             counts.put(p + "natChains", (long) o.natChains());
@@ -74,6 +77,23 @@ public final class IptablesBackend implements ProxyBackend {
     }
 
     /**
+     * Reads back the filter and nat tables of every family synced so far and compares each chain
+     * written, and each jump rule into them, with the kernel's copy. The next sync rewrites what
+     * drifted (see {@link FamilySync#checkDrift()}).
+     */
+    @Override
+    public DriftReport checkDrift() throws SyncException {
+        if (context.renderOnly()) {
+            return DriftReport.NONE;
+        }
+        DriftReport report = DriftReport.NONE;
+        for (FamilySync f : families.values()) {
+            report = report.plus(f.checkDrift());
+        }
+        return report;
+    }
+
+    /**
      * The IPv4 payload of a full sync; for a state with IPv6, the IPv6 payload follows after a
      * "# IPv6" comment line. No jump rules, no deletions, no kernel access.
      */
@@ -82,7 +102,7 @@ public final class IptablesBackend implements ProxyBackend {
         ProxyConfig config = context.config();
         StringBuilder out = new StringBuilder(new FamilySync(RenderOptions.from(config, context.hostFeatures(),
                 IpFamily.IPv4), context.netfilter(), context.metrics()).renderFull(state));
-        if (usesIPv6(state, config)) {
+        if (usesIPv6(state, config, null)) {
             out.append("# IPv6\n").append(new FamilySync(RenderOptions.from(config, context.hostFeatures(),
                     IpFamily.IPv6), context.netfilter(), context.metrics()).renderFull(state));
         }
@@ -94,8 +114,12 @@ public final class IptablesBackend implements ProxyBackend {
                 context.netfilter(), context.metrics());
     }
 
-    /** Whether any Service cluster IP, node address or cluster CIDR is IPv6 (endpoints alone serve no IPv6 rule). */
-    static boolean usesIPv6(ProxyState state, ProxyConfig config) {
+    /**
+     * Whether any Service cluster IP, node address or cluster CIDR is IPv6 (endpoints alone serve
+     * no IPv6 rule). With {@code changes}, only the changed service ports are looked at: the
+     * others were when they changed.
+     */
+    static boolean usesIPv6(ProxyState state, ProxyConfig config, ChangeSet changes) {
         for (String cidr : config.clusterCIDRs()) {
             if (IpAddresses.familyOf(cidr) == IpFamily.IPv6) {
                 return true;
@@ -103,6 +127,15 @@ public final class IptablesBackend implements ProxyBackend {
         }
         if (!state.node().addresses(IpFamily.IPv6).isEmpty()) {
             return true;
+        }
+        if (changes != null) {
+            for (ServicePortName name : changes.servicePorts()) {
+                ServicePort svc = state.services().get(name);
+                if (svc != null && svc.clusterIP(IpFamily.IPv6) != null) {
+                    return true;
+                }
+            }
+            return false;
         }
         for (ServicePort svc : state.services().values()) {
             if (svc.clusterIP(IpFamily.IPv6) != null) {

@@ -14,22 +14,28 @@ import io.pointsman.core.model.TrafficPolicy;
 import io.pointsman.core.topology.EndpointSelector;
 import io.pointsman.core.topology.EndpointSelector.Selection;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
+import java.util.Collections;
+import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.function.Predicate;
+import java.util.TreeMap;
+import java.util.function.Function;
 
 /**
  * Turns a {@link ProxyState} into upstream kube-proxy's iptables-restore input for one IP family:
  * the same chains, hashes, rule text, comments and order (reference §2). Pure: no I/O; the
- * only state kept between calls is reusable buffers and a cache of chain-name hashes.
+ * only state kept between calls is reusable buffers and the node of the last render.
  *
- * <p>Use: {@link #render} fills this renderer's buffers and answers what it wrote, then
+ * <p>Two uses. {@link #render} renders everything (a full sync) into this renderer's buffers and
  * {@link #writePayload} assembles the restore text with whatever the caller adds (jump rules,
- * chain deletions). Not thread-safe: one renderer per family, used by one thread.
+ * chain deletions). {@link #renderService} renders one service port into a caller's buffer and
+ * {@link #writeTopChain} one top-level chain, which is what a partial sync needs to write only
+ * the chains that changed. Not thread-safe: one renderer per family, used by one thread.
  */
 public final class IptablesRenderer {
     public static final String KUBE_SERVICES = "KUBE-SERVICES";
@@ -49,158 +55,286 @@ public final class IptablesRenderer {
     private final RenderOptions options;
     private final IpFamily family;
     private final String loopbackNet;
+    /** The top-level chains this renderer writes, in declaration order (filter first). */
+    private final List<TopChain> topChains;
+    /** Fixed rules each top-level chain starts with, by ordinal: they depend on the options only. */
+    private final String[] heads = new String[TopChain.COUNT];
+
+    // Set by useNode: what the node contributes to every service's rules.
+    private NodeInfo node;
+    private String nodeIP;
+    /** Local-traffic detector matches ("-s 10.0.0.0/8", "! -s 10.0.0.0/8"), null when none. */
+    private String ifLocal;
+    private String ifNotLocal;
+    /** The rules nat KUBE-SERVICES ends with (the jump into KUBE-NODEPORTS). */
+    private String servicesTail = "";
 
     // Reused between renders: a large state renders tens of megabytes, so growing fresh buffers
     // every sync would cost more than the rendering itself.
     private final StringBuilder filterChains = new StringBuilder(1 << 10);
     private final StringBuilder filterRules = new StringBuilder(1 << 12);
     private final StringBuilder natChains = new StringBuilder(1 << 12);
-    private final StringBuilder natRules = new StringBuilder(1 << 16);
-    private int filterChainCount;
-    private int filterRuleCount;
-    private int natChainCount;
-    private int natRuleCount;
-
-    /** Service hash by service port, kept for the service ports of the last render only. */
-    private Map<ServicePortName, String> serviceHashes = new HashMap<>();
-    /** Endpoint chain names by service port and "ip:port", kept for the last render only. */
-    private Map<ServicePortName, Map<String, String>> endpointChains = new HashMap<>();
+    private final StringBuilder natRules = new StringBuilder(1 << 12);
+    private final StringBuilder natServiceRules = new StringBuilder(1 << 16);
+    private final StringBuilder[] entryBuffers = new StringBuilder[TopChain.COUNT];
+    private final List<String> chainNames = new ArrayList<>();
+    private final List<String> chainHostPorts = new ArrayList<>();
+    private int[] spanBuffer = new int[32];
+    private final Map<String, String> sepNames = new HashMap<>();
     /** The hash input of the service port whose endpoint chains are being named (one at a time). */
     private ServicePortName hashInputOf;
     private byte[] hashInput;
-    /** Local-traffic detector matches ("-s 10.0.0.0/8", "! -s 10.0.0.0/8") for this render, null when none. */
-    private String ifLocal;
-    private String ifNotLocal;
 
     public IptablesRenderer(RenderOptions options) {
         this.options = requireNonNull(options, "options");
         this.family = options.family();
         this.loopbackNet = family == IpFamily.IPv4 ? "127.0.0.0/8" : "::1/128";
+        List<TopChain> chains = new ArrayList<>();
+        for (TopChain c : TopChain.values()) {
+            if (c != TopChain.FILTER_FIREWALL || options.localhostNodePorts()) {
+                chains.add(c);
+            }
+            entryBuffers[c.ordinal()] = new StringBuilder(256);
+        }
+        this.topChains = List.copyOf(chains);
+        writeHeads();
     }
 
     public RenderOptions options() {
         return options;
     }
 
-    /** The top-level chains every payload declares (and so flushes and rewrites) in {@code table}. */
+    /** The top-level chains every full payload declares (and so flushes and rewrites) in {@code table}. */
     public Set<String> topLevelChains(String table) {
-        if ("nat".equals(table)) {
-            return Set.of(KUBE_SERVICES, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_MARK_MASQ);
+        Set<String> out = new LinkedHashSet<>();
+        for (TopChain c : topChains) {
+            if (c.table.equals(table)) {
+                out.add(c.chain);
+            }
         }
-        if (options.localhostNodePorts()) {
-            return Set.of(KUBE_SERVICES, KUBE_EXTERNAL_SERVICES, KUBE_FORWARD, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL,
-                    KUBE_FIREWALL);
-        }
-        return Set.of(KUBE_SERVICES, KUBE_EXTERNAL_SERVICES, KUBE_FORWARD, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL);
+        return Collections.unmodifiableSet(out);
+    }
+
+    /** The top-level chains this renderer writes, filter's then nat's, in upstream's declaration order. */
+    List<TopChain> topChains() {
+        return topChains;
     }
 
     /**
-     * The chains and rule count one service port owns in the nat table.
+     * What one full render wrote into the buffers.
      *
-     * @param chains its SVC/SVL/EXT/FW/SEP chains, in the order they were declared
-     * @param rules its rules in those chains
-     */
-    public record ServiceChains(List<String> chains, int rules) {
-        public ServiceChains {
-            chains = List.copyOf(chains);
-        }
-    }
-
-    /**
-     * What one render wrote into the buffers.
-     *
-     * @param written per-service chains of the service ports whose chains were written; the
-     *        others were left out of the payload entirely
+     * @param services every service port of this family, in rendering order, with its rules
+     * @param top the digest of each top-level chain written
      * @param noLocalInternal service ports with internalTrafficPolicy Local and no local endpoints
      * @param noLocalExternal service ports with externalTrafficPolicy Local and no local endpoints
      */
     public record Rendered(int filterChains, int filterRules, int natChains, int natRules,
-                           Map<ServicePortName, ServiceChains> written, int servicePorts,
+                           Map<ServicePortName, ServiceRules> services, Map<TopChain, ChainDigest> top,
                            int noLocalInternal, int noLocalExternal) {
+        public int servicePorts() {
+            return services.size();
+        }
     }
 
-    /** Lines a caller adds to one table of the payload (jump rules, chain declarations). */
-    public record Extra(List<String> chainLines, List<String> ruleLines) {
-        public static final Extra NONE = new Extra(List.of(), List.of());
+    /** Lines a caller adds to one table of the payload: chain declarations, rules, chains to delete. */
+    public record Extra(List<String> chainLines, List<String> ruleLines, List<String> deletedChains) {
+        public static final Extra NONE = new Extra(List.of(), List.of(), List.of());
 
         public Extra {
             chainLines = List.copyOf(chainLines);
             ruleLines = List.copyOf(ruleLines);
+            deletedChains = List.copyOf(deletedChains);
+        }
+
+        public Extra withDeleted(List<String> chains) {
+            return new Extra(chainLines, ruleLines, chains);
         }
     }
 
     /** Renders every chain of every service port (a full sync). */
     public Rendered render(ProxyState state) {
-        return render(state, name -> true);
+        return render(state, name -> null);
     }
 
     /**
-     * Renders the top-level chains in full and the per-service chains of the service ports
-     * {@code writeChains} accepts. The others are left out, as a partial sync leaves them in the kernel.
+     * Renders every chain of every service port of this family into the buffers.
+     *
+     * @param previous the rules last rendered for a service port, or null: only used to reuse
+     *        endpoint chain names instead of hashing them again
      */
-    public Rendered render(ProxyState state, Predicate<ServicePortName> writeChains) {
+    Rendered render(ProxyState state, Function<ServicePortName, ServiceRules> previous) {
         filterChains.setLength(0);
         filterRules.setLength(0);
         natChains.setLength(0);
         natRules.setLength(0);
-        filterChainCount = filterRuleCount = natChainCount = natRuleCount = 0;
+        natServiceRules.setLength(0);
+        useNode(state.node());
 
-        NodeInfo node = state.node();
-        List<String> nodeIPs = node.addresses(family);
-        String nodeIP = nodeIPs.isEmpty() ? null : nodeIPs.get(0);
-        String[] detector = localDetector(node);
-        ifLocal = detector == null ? null : detector[0];
-        ifNotLocal = detector == null ? null : detector[1];
-
-        writeFixedRules();
-
-        Map<ServicePortName, String> hashes = new HashMap<>(serviceHashes.size() * 2 + 16);
-        Map<ServicePortName, Map<String, String>> sepNames = new HashMap<>(endpointChains.size() * 2 + 16);
-        Map<ServicePortName, ServiceChains> written = new HashMap<>();
-        int servicePorts = 0;
+        int filterChainCount = 0;
+        int natChainCount = 0;
+        for (TopChain c : topChains) {
+            chainLine(c.nat() ? natChains : filterChains, c.chain);
+            if (c.nat()) {
+                natChainCount++;
+            } else {
+                filterChainCount++;
+            }
+        }
+        Map<ServicePortName, ServiceRules> services = new TreeMap<>();
+        int natServiceRuleCount = 0;
         int noLocalInternal = 0;
         int noLocalExternal = 0;
         for (ServicePort svc : state.sortedServices().values()) {
-            String clusterIP = svc.clusterIP(family);
-            if (clusterIP == null) {
+            ServicePortName name = svc.name();
+            ServiceRules sr = renderService(svc, state.endpointsOf(name), previous.apply(name), natServiceRules);
+            if (sr == null) {
                 continue; // not a service of this family
             }
-            servicePorts++;
-            ServicePortName name = svc.name();
-            String hash = serviceHashes.get(name);
-            if (hash == null) {
-                hash = ChainNames.serviceHash(name);
+            services.put(name, sr);
+            for (int i = 0; i < sr.chainCount(); i++) {
+                chainLine(natChains, sr.chain(i));
             }
-            hashes.put(name, hash);
-            ServicePort view = familyView(svc);
-            Plan plan = new Plan(view, clusterIP, hash, select(endpointsOfFamily(state.endpointsOf(name)), view, node));
-            // Endpoints exist, just none on this node for a Local policy.
-            if (plan.hasEndpoints && !plan.hasInternalEndpoints) {
-                noLocalInternal++;
-            }
-            if (plan.hasEndpoints && !plan.hasExternalEndpoints) {
-                noLocalExternal++;
-            }
-            writeEntryRules(plan);
-
-            Map<String, String> oldSeps = endpointChains.get(name);
-            if (!writeChains.test(name)) {
-                if (oldSeps != null) {
-                    sepNames.put(name, oldSeps);
-                }
-                continue;
-            }
-            Map<String, String> seps = new HashMap<>(plan.sel.allReachable().size() * 2 + 2);
-            written.put(name, writeServiceChains(plan, nodeIP, oldSeps, seps));
-            sepNames.put(name, seps);
+            natChainCount += sr.chainCount();
+            natServiceRuleCount += sr.chainRules();
+            noLocalInternal += sr.noLocalInternal ? 1 : 0;
+            noLocalExternal += sr.noLocalExternal ? 1 : 0;
         }
-        serviceHashes = hashes;
-        endpointChains = sepNames;
 
-        writeForwardRules();
-        writeNodePortsJump(node);
-        return new Rendered(filterChainCount, filterRuleCount, natChainCount, natRuleCount, written, servicePorts,
-                noLocalInternal, noLocalExternal);
+        Map<TopChain, ChainDigest> top = new EnumMap<>(TopChain.class);
+        int filterRuleCount = 0;
+        int natRuleCount = natServiceRuleCount;
+        for (TopChain c : topChains) {
+            StringBuilder out = c.nat() ? natRules : filterRules;
+            int start = out.length();
+            writeTopChain(c, services.values(), out);
+            ChainDigest d = ChainDigest.of(out, start, out.length());
+            top.put(c, d);
+            if (c.nat()) {
+                natRuleCount += d.rules();
+            } else {
+                filterRuleCount += d.rules();
+            }
+        }
+        return new Rendered(filterChainCount, filterRuleCount, natChainCount, natRuleCount,
+                Collections.unmodifiableMap(services), Collections.unmodifiableMap(top), noLocalInternal,
+                noLocalExternal);
+    }
+
+    /**
+     * Appends the restore text of the last {@link #render} to {@code out}: each table's chain
+     * declarations, the declarations of the chains to delete (which flushes them, as iptables
+     * requires before -X), the rules, the caller's rules, then the deletions.
+     */
+    public void writePayload(StringBuilder out, Extra filterExtra, Extra natExtra) {
+        writeTable(out, "filter", filterChains, filterExtra, filterRules, null);
+        writeTable(out, "nat", natChains, natExtra, natRules, natServiceRules);
+    }
+
+    private static void writeTable(StringBuilder out, String table, StringBuilder chains, Extra extra,
+                                   StringBuilder rules, StringBuilder moreRules) {
+        out.append('*').append(table).append('\n').append(chains);
+        for (String line : extra.chainLines()) {
+            out.append(line).append('\n');
+        }
+        for (String chain : extra.deletedChains()) {
+            chainLine(out, chain);
+        }
+        out.append(rules);
+        if (moreRules != null) {
+            out.append(moreRules);
+        }
+        for (String line : extra.ruleLines()) {
+            out.append(line).append('\n');
+        }
+        for (String chain : extra.deletedChains()) {
+            out.append("-X ").append(chain).append('\n');
+        }
+        out.append("COMMIT\n");
+    }
+
+    /** The restore text of the last render, without extras. */
+    public String payload() {
+        StringBuilder out = new StringBuilder(filterChains.length() + filterRules.length() + natChains.length()
+                + natRules.length() + natServiceRules.length() + 64);
+        writePayload(out, Extra.NONE, Extra.NONE);
+        return out.toString();
+    }
+
+    /**
+     * Takes the node's addresses, pod CIDRs and topology for the renders that follow. Rules
+     * rendered for another node must not be mixed with these: a node change rewrites everything.
+     */
+    void useNode(NodeInfo node) {
+        this.node = node;
+        List<String> nodeIPs = node.addresses(family);
+        nodeIP = nodeIPs.isEmpty() ? null : nodeIPs.get(0);
+        String[] detector = localDetector(node);
+        ifLocal = detector == null ? null : detector[0];
+        ifNotLocal = detector == null ? null : detector[1];
+        StringBuilder tail = new StringBuilder(256);
+        writeNodePortsJump(node, tail);
+        servicesTail = tail.toString();
+    }
+
+    /**
+     * Appends top-level chain {@code c}'s rule lines: its fixed rules, each service port's rules
+     * in the order given (upstream's: sorted by service port name), then its closing rules.
+     */
+    void writeTopChain(TopChain c, Collection<ServiceRules> services, StringBuilder out) {
+        out.append(heads[c.ordinal()]);
+        if (c.dispatch) {
+            for (ServiceRules sr : services) {
+                out.append(sr.entry(c));
+            }
+        }
+        if (c == TopChain.NAT_SERVICES) {
+            out.append(servicesTail);
+        }
+    }
+
+    /**
+     * Renders one service port: its rules in the dispatch chains, kept in the result, and the
+     * rules of its own chains, appended to {@code out} chain by chain (the result holds where each
+     * chain's lines are). Uses the node of the last {@link #useNode}.
+     *
+     * @param previous its rules as last rendered, or null: endpoint chain names are reused from it
+     * @return null when the service port has no cluster IP of this family
+     */
+    ServiceRules renderService(ServicePort svc, List<Endpoint> endpoints, ServiceRules previous, StringBuilder out) {
+        String clusterIP = svc.clusterIP(family);
+        if (clusterIP == null) {
+            return null;
+        }
+        ServicePortName name = svc.name();
+        String hash = previous != null ? previous.hash : ChainNames.serviceHash(name);
+        ServicePort view = familyView(svc);
+        Plan plan = new Plan(view, clusterIP, hash, select(endpointsOfFamily(endpoints), view, node));
+
+        for (StringBuilder b : entryBuffers) {
+            b.setLength(0);
+        }
+        writeEntryRules(plan);
+        String[] entries = new String[TopChain.COUNT];
+        for (TopChain c : TopChain.DISPATCH) {
+            StringBuilder b = entryBuffers[c.ordinal()];
+            if (b.length() > 0) {
+                entries[c.ordinal()] = b.toString();
+            }
+        }
+
+        chainNames.clear();
+        chainHostPorts.clear();
+        sepNames.clear();
+        writeServiceChains(plan, previous, out);
+        int n = chainNames.size();
+        ChainDigest[] digests = new ChainDigest[n];
+        for (int i = 0; i < n; i++) {
+            digests[i] = ChainDigest.of(out, spanBuffer[2 * i], spanBuffer[2 * i + 1]);
+        }
+        // Endpoints exist, just none on this node for a Local policy.
+        return new ServiceRules(name, hash, entries, chainNames.toArray(new String[0]),
+                chainHostPorts.toArray(new String[0]), Arrays.copyOf(spanBuffer, 2 * n), digests,
+                plan.hasEndpoints && !plan.hasInternalEndpoints, plan.hasEndpoints && !plan.hasExternalEndpoints);
     }
 
     /**
@@ -278,79 +412,76 @@ public final class IptablesRenderer {
         }
     }
 
-    /** Rules every payload holds whatever the Services: masquerading and the localnet block. */
-    private void writeFixedRules() {
-        for (String chain : List.of(KUBE_SERVICES, KUBE_EXTERNAL_SERVICES, KUBE_FORWARD, KUBE_NODEPORTS,
-                KUBE_PROXY_FIREWALL)) {
-            chainLine(filterChains, chain);
-            filterChainCount++;
-        }
-        for (String chain : List.of(KUBE_SERVICES, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_MARK_MASQ)) {
-            chainLine(natChains, chain);
-            natChainCount++;
-        }
+    /** Fixed rules of the top-level chains: masquerading, the localnet block, forwarding. */
+    private void writeHeads() {
+        Arrays.fill(heads, "");
         String mark = options.masqueradeMark();
-        natRule(KUBE_POSTROUTING).append(" -m mark ! --mark ").append(mark).append('/').append(mark)
+        StringBuilder b = new StringBuilder(512);
+        rule(b, KUBE_POSTROUTING).append(" -m mark ! --mark ").append(mark).append('/').append(mark)
                 .append(" -j RETURN\n");
         // Clear the mark so a packet that traverses the stack again is not masqueraded twice.
-        natRule(KUBE_POSTROUTING).append(" -j MARK --xor-mark ").append(mark).append('\n');
-        natRule(KUBE_POSTROUTING).append(" -m comment --comment \"kubernetes service traffic requiring SNAT\"")
+        rule(b, KUBE_POSTROUTING).append(" -j MARK --xor-mark ").append(mark).append('\n');
+        rule(b, KUBE_POSTROUTING).append(" -m comment --comment \"kubernetes service traffic requiring SNAT\"")
                 .append(" -j MASQUERADE").append(options.randomFully() ? " --random-fully\n" : "\n");
-        natRule(KUBE_MARK_MASQ).append(" -j MARK --or-mark ").append(mark).append('\n');
+        heads[TopChain.NAT_POSTROUTING.ordinal()] = take(b);
+        rule(b, KUBE_MARK_MASQ).append(" -j MARK --or-mark ").append(mark).append('\n');
+        heads[TopChain.NAT_MARK_MASQ.ordinal()] = take(b);
         if (options.localhostNodePorts()) {
             // route_localnet opens NodePorts on 127.0.0.0/8 to the network (CVE-2020-8558);
             // kubelet writes the identical rule.
-            chainLine(filterChains, KUBE_FIREWALL);
-            filterChainCount++;
-            filterRule(KUBE_FIREWALL).append(" -m comment --comment \"block incoming localnet connections\"")
+            rule(b, KUBE_FIREWALL).append(" -m comment --comment \"block incoming localnet connections\"")
                     .append(" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT")
                     .append(" -j DROP\n");
+            heads[TopChain.FILTER_FIREWALL.ordinal()] = take(b);
         }
-    }
-
-    private void writeForwardRules() {
-        String mark = options.masqueradeMark();
         if (options.dropInvalid()) {
             // Packets conntrack finds INVALID would otherwise reach pods un-NATed and be reset.
-            StringBuilder b = filterRule(KUBE_FORWARD).append(" -m conntrack --ctstate INVALID");
+            rule(b, KUBE_FORWARD).append(" -m conntrack --ctstate INVALID");
             if (options.nfacct()) {
                 b.append(" -m nfacct --nfacct-name ").append(INVALID_DROPPED_COUNTER);
             }
             b.append(" -j DROP\n");
         }
         // Marked traffic is service traffic: forward it even when the FORWARD policy is DROP.
-        filterRule(KUBE_FORWARD).append(" -m comment --comment \"kubernetes forwarding rules\" -m mark --mark ")
+        rule(b, KUBE_FORWARD).append(" -m comment --comment \"kubernetes forwarding rules\" -m mark --mark ")
                 .append(mark).append('/').append(mark).append(" -j ACCEPT\n");
-        filterRule(KUBE_FORWARD).append(" -m comment --comment \"kubernetes forwarding conntrack rule\"")
+        rule(b, KUBE_FORWARD).append(" -m comment --comment \"kubernetes forwarding conntrack rule\"")
                 .append(" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n");
+        heads[TopChain.FILTER_FORWARD.ordinal()] = take(b);
+    }
+
+    private static String take(StringBuilder b) {
+        String s = b.toString();
+        b.setLength(0);
+        return s;
     }
 
     /**
-     * The rules that lead into a service port's chains (nat KUBE-SERVICES, KUBE-NODEPORTS) or
-     * turn its traffic away (filter): written on every sync, for every service port.
+     * The service port's rules in the dispatch chains, which lead into its own chains (nat
+     * KUBE-SERVICES, KUBE-NODEPORTS) or turn its traffic away (filter).
      */
     private void writeEntryRules(Plan p) {
         String s = p.s;
         String protoMatch = p.protoMatch;
         int port = p.port;
         if (p.hasInternalEndpoints) {
-            natRule(KUBE_SERVICES).append(" -m comment --comment \"").append(s).append(" cluster IP\"")
+            entry(TopChain.NAT_SERVICES).append(" -m comment --comment \"").append(s).append(" cluster IP\"")
                     .append(protoMatch).append(" -d ").append(p.clusterIP).append(" --dport ").append(port)
                     .append(" -j ").append(p.internalChain).append('\n');
         } else {
-            filterRule(KUBE_SERVICES).append(" -m comment --comment ").append(p.internalComment)
+            entry(TopChain.FILTER_SERVICES).append(" -m comment --comment ").append(p.internalComment)
                     .append(protoMatch).append(" -d ").append(p.clusterIP).append(" --dport ").append(port)
                     .append(" -j ").append(p.internalTarget).append('\n');
         }
 
         for (String ip : p.svc.externalIPs()) {
             if (p.hasEndpoints) {
-                natRule(KUBE_SERVICES).append(" -m comment --comment \"").append(s).append(" external IP\"")
+                entry(TopChain.NAT_SERVICES).append(" -m comment --comment \"").append(s).append(" external IP\"")
                         .append(protoMatch).append(" -d ").append(ip).append(" --dport ").append(port)
                         .append(" -j ").append(p.extChain).append('\n');
             }
             if (!p.hasExternalEndpoints) {
-                filterRule(KUBE_EXTERNAL_SERVICES).append(" -m comment --comment ").append(p.externalComment)
+                entry(TopChain.FILTER_EXTERNAL_SERVICES).append(" -m comment --comment ").append(p.externalComment)
                         .append(protoMatch).append(" -d ").append(ip).append(" --dport ").append(port)
                         .append(" -j ").append(p.externalTarget).append('\n');
             }
@@ -359,12 +490,12 @@ public final class IptablesRenderer {
         List<String> lbIPs = p.svc.loadBalancerIPs();
         for (String ip : lbIPs) {
             if (p.hasEndpoints) {
-                natRule(KUBE_SERVICES).append(" -m comment --comment \"").append(s).append(" loadbalancer IP\"")
+                entry(TopChain.NAT_SERVICES).append(" -m comment --comment \"").append(s).append(" loadbalancer IP\"")
                         .append(protoMatch).append(" -d ").append(ip).append(" --dport ").append(port)
                         .append(" -j ").append(p.lbChain).append('\n');
             }
             if (p.usesFwChain) {
-                filterRule(KUBE_PROXY_FIREWALL).append(" -m comment --comment \"").append(s)
+                entry(TopChain.FILTER_PROXY_FIREWALL).append(" -m comment --comment \"").append(s)
                         .append(" traffic not accepted by ").append(p.fwChain).append('"')
                         .append(protoMatch).append(" -d ").append(ip).append(" --dport ").append(port)
                         .append(" -j DROP\n");
@@ -372,7 +503,7 @@ public final class IptablesRenderer {
         }
         if (!p.hasExternalEndpoints) {
             for (String ip : lbIPs) {
-                filterRule(KUBE_EXTERNAL_SERVICES).append(" -m comment --comment ").append(p.externalComment)
+                entry(TopChain.FILTER_EXTERNAL_SERVICES).append(" -m comment --comment ").append(p.externalComment)
                         .append(protoMatch).append(" -d ").append(ip).append(" --dport ").append(port)
                         .append(" -j ").append(p.externalTarget).append('\n');
             }
@@ -383,16 +514,16 @@ public final class IptablesRenderer {
         if (nodePort != 0) {
             if (p.hasEndpoints) {
                 if (options.localhostNodePorts() && options.nfacct()) {
-                    natRule(KUBE_NODEPORTS).append(" -m comment --comment ").append(s).append(protoMatch)
+                    entry(TopChain.NAT_NODEPORTS).append(" -m comment --comment ").append(s).append(protoMatch)
                             .append(" -d 127.0.0.0/8 --dport ").append(nodePort)
                             .append(" -m nfacct --nfacct-name ").append(LOCALHOST_NODEPORTS_COUNTER)
                             .append(" -j ").append(p.extChain).append('\n');
                 }
-                natRule(KUBE_NODEPORTS).append(" -m comment --comment ").append(s).append(protoMatch)
+                entry(TopChain.NAT_NODEPORTS).append(" -m comment --comment ").append(s).append(protoMatch)
                         .append(" --dport ").append(nodePort).append(" -j ").append(p.extChain).append('\n');
             }
             if (!p.hasExternalEndpoints) {
-                filterRule(KUBE_EXTERNAL_SERVICES).append(" -m comment --comment ").append(p.externalComment)
+                entry(TopChain.FILTER_EXTERNAL_SERVICES).append(" -m comment --comment ").append(p.externalComment)
                         .append(" -m addrtype --dst-type LOCAL").append(protoMatch)
                         .append(" --dport ").append(nodePort).append(" -j ").append(p.externalTarget).append('\n');
             }
@@ -401,66 +532,52 @@ public final class IptablesRenderer {
         // The health-check node port is accepted whether or not there are local endpoints.
         int hcnp = healthCheckNodePort(p.svc);
         if (hcnp != 0) {
-            filterRule(KUBE_NODEPORTS).append(" -m comment --comment \"").append(s)
+            entry(TopChain.FILTER_NODEPORTS).append(" -m comment --comment \"").append(s)
                     .append(" health check node port\" -m tcp -p tcp --dport ").append(hcnp).append(" -j ACCEPT\n");
         }
     }
 
-    /** The service port's own chains: SVC/SVL/EXT/FW and one SEP per reachable endpoint. */
-    private ServiceChains writeServiceChains(Plan p, String nodeIP, Map<String, String> oldSeps,
-                                             Map<String, String> seps) {
+    /**
+     * The service port's own chains, each one's rules together: EXT, FW, SVC, SVL, then one SEP
+     * per reachable endpoint.
+     */
+    private void writeServiceChains(Plan p, ServiceRules previous, StringBuilder out) {
         String s = p.s;
-        ServicePortName name = p.name;
-        int rulesBefore = natRuleCount;
-        List<String> chains = new ArrayList<>(4 + p.sel.allReachable().size());
-        if (p.hasInternalEndpoints) {
-            if (options.masqueradeAll()) {
-                natRule(p.internalChain).append(" -m comment --comment \"").append(s).append(" cluster IP\"")
-                        .append(p.protoMatch).append(" -d ").append(p.clusterIP).append(" --dport ").append(p.port)
-                        .append(" -j ").append(KUBE_MARK_MASQ).append('\n');
-            } else if (ifNotLocal != null) {
-                // Masquerade off-cluster traffic to the ClusterIP: it may have been routed here from
-                // another node and must return the same way.
-                natRule(p.internalChain).append(" -m comment --comment \"").append(s).append(" cluster IP\"")
-                        .append(p.protoMatch).append(" -d ").append(p.clusterIP).append(" --dport ").append(p.port)
-                        .append(' ').append(ifNotLocal).append(" -j ").append(KUBE_MARK_MASQ).append('\n');
-            }
-        }
-
         if (p.usesExtChain) {
             String ext = p.extChain;
-            declareNat(ext, chains);
+            begin(ext, null, out);
             if (!p.externalLocal) {
                 // Endpoints may be on other nodes: masquerade so replies come back through here.
-                natRule(ext).append(" -m comment --comment \"masquerade traffic for ").append(s)
+                rule(out, ext).append(" -m comment --comment \"masquerade traffic for ").append(s)
                         .append(" external destinations\" -j ").append(KUBE_MARK_MASQ).append('\n');
             } else {
                 if (ifLocal != null) {
                     // Pod traffic to an external address behaves as if it left and came back
                     // through a load balancer: no traffic policy applies.
-                    natRule(ext).append(" -m comment --comment \"pod traffic for ").append(s)
+                    rule(out, ext).append(" -m comment --comment \"pod traffic for ").append(s)
                             .append(" external destinations\" ").append(ifLocal).append(" -j ").append(p.svcChain)
                             .append('\n');
                 }
                 // The host's own traffic gets a local address as source, so it needs masquerade.
-                natRule(ext).append(" -m comment --comment \"masquerade LOCAL traffic for ").append(s)
+                rule(out, ext).append(" -m comment --comment \"masquerade LOCAL traffic for ").append(s)
                         .append(" external destinations\" -m addrtype --src-type LOCAL -j ").append(KUBE_MARK_MASQ)
                         .append('\n');
-                natRule(ext).append(" -m comment --comment \"route LOCAL traffic for ").append(s)
+                rule(out, ext).append(" -m comment --comment \"route LOCAL traffic for ").append(s)
                         .append(" external destinations\" -m addrtype --src-type LOCAL -j ").append(p.svcChain)
                         .append('\n');
             }
             if (p.hasExternalEndpoints) {
-                natRule(ext).append(" -j ").append(p.externalPolicyChain).append('\n');
+                rule(out, ext).append(" -j ").append(p.externalPolicyChain).append('\n');
             }
+            end(out);
         }
 
         if (p.usesFwChain) {
             String fw = p.fwChain;
-            declareNat(fw, chains);
+            begin(fw, null, out);
             boolean allowFromNode = false;
             for (String cidr : p.svc.loadBalancerSourceRanges()) {
-                natRule(fw).append(" -m comment --comment \"").append(s).append(" loadbalancer IP\" -s ")
+                rule(out, fw).append(" -m comment --comment \"").append(s).append(" loadbalancer IP\" -s ")
                         .append(cidr).append(" -j ").append(p.extChain).append('\n');
                 if (nodeIP != null && IpAddresses.cidrContains(cidr, nodeIP)) {
                     allowFromNode = true;
@@ -470,43 +587,81 @@ public final class IptablesRenderer {
                 // A node reaching a VIP-style load balancer it routes locally shows up with the
                 // VIP as source; let that through too.
                 for (String ip : p.svc.loadBalancerIPs()) {
-                    natRule(fw).append(" -m comment --comment \"").append(s).append(" loadbalancer IP\" -s ")
+                    rule(out, fw).append(" -m comment --comment \"").append(s).append(" loadbalancer IP\" -s ")
                             .append(ip).append(" -j ").append(p.extChain).append('\n');
                 }
             }
             // Whatever falls through was not DNATed; KUBE-PROXY-FIREWALL drops it in filter.
-            natRule(fw).append(" -m comment --comment \"other traffic to ").append(s)
+            rule(out, fw).append(" -m comment --comment \"other traffic to ").append(s)
                     .append(" will be dropped by KUBE-PROXY-FIREWALL\"\n");
+            end(out);
         }
 
         if (p.usesClusterChain) {
-            declareNat(p.svcChain, chains);
-            writeEndpointRules(p, p.svcChain, p.sel.clusterEndpoints(), oldSeps, seps);
+            begin(p.svcChain, null, out);
+            writeClusterIpMasquerade(p, p.svcChain, out);
+            writeEndpointRules(p, p.svcChain, p.sel.clusterEndpoints(), previous, out);
+            end(out);
         }
         if (p.usesLocalChain) {
-            declareNat(p.svlChain, chains);
-            writeEndpointRules(p, p.svlChain, p.sel.localEndpoints(), oldSeps, seps);
+            begin(p.svlChain, null, out);
+            writeClusterIpMasquerade(p, p.svlChain, out);
+            writeEndpointRules(p, p.svlChain, p.sel.localEndpoints(), previous, out);
+            end(out);
         }
         for (Endpoint ep : p.sel.allReachable()) {
             String hostPort = ep.hostPort();
-            String sep = sepName(name, hostPort, oldSeps, seps);
-            declareNat(sep, chains);
+            String sep = sepName(p.name, hostPort, previous);
+            begin(sep, hostPort, out);
             // Hairpin: an endpoint reaching itself through the service must be masqueraded.
-            natRule(sep).append(" -m comment --comment ").append(s).append(" -s ").append(ep.ip())
+            rule(out, sep).append(" -m comment --comment ").append(s).append(" -s ").append(ep.ip())
                     .append(" -j ").append(KUBE_MARK_MASQ).append('\n');
-            StringBuilder b = natRule(sep).append(" -m comment --comment ").append(s);
+            StringBuilder b = rule(out, sep).append(" -m comment --comment ").append(s);
             if (p.svc.sessionAffinity()) {
                 b.append(" -m recent --name ").append(sep).append(" --set");
             }
             b.append(p.protoMatch).append(" -j DNAT --to-destination ").append(hostPort).append('\n');
+            end(out);
         }
-        return new ServiceChains(chains, natRuleCount - rulesBefore);
+    }
+
+    /** The first rule of the chain internal traffic goes to (SVC, or SVL for internalTrafficPolicy Local). */
+    private void writeClusterIpMasquerade(Plan p, String chain, StringBuilder out) {
+        if (!p.hasInternalEndpoints || !chain.equals(p.internalChain)) {
+            return;
+        }
+        if (options.masqueradeAll()) {
+            rule(out, chain).append(" -m comment --comment \"").append(p.s).append(" cluster IP\"")
+                    .append(p.protoMatch).append(" -d ").append(p.clusterIP).append(" --dport ").append(p.port)
+                    .append(" -j ").append(KUBE_MARK_MASQ).append('\n');
+        } else if (ifNotLocal != null) {
+            // Masquerade off-cluster traffic to the ClusterIP: it may have been routed here from
+            // another node and must return the same way.
+            rule(out, chain).append(" -m comment --comment \"").append(p.s).append(" cluster IP\"")
+                    .append(p.protoMatch).append(" -d ").append(p.clusterIP).append(" --dport ").append(p.port)
+                    .append(' ').append(ifNotLocal).append(" -j ").append(KUBE_MARK_MASQ).append('\n');
+        }
+    }
+
+    /** Starts chain {@code name}'s lines in {@code out}. */
+    private void begin(String name, String hostPort, StringBuilder out) {
+        int i = chainNames.size();
+        if (spanBuffer.length < 2 * i + 2) {
+            spanBuffer = Arrays.copyOf(spanBuffer, spanBuffer.length * 2);
+        }
+        chainNames.add(name);
+        chainHostPorts.add(hostPort);
+        spanBuffer[2 * i] = out.length();
+    }
+
+    private void end(StringBuilder out) {
+        spanBuffer[2 * chainNames.size() - 1] = out.length();
     }
 
     /** The tail call into KUBE-NODEPORTS: after every other rule of nat KUBE-SERVICES. */
-    private void writeNodePortsJump(NodeInfo node) {
+    private void writeNodePortsJump(NodeInfo node, StringBuilder out) {
         if (options.nodePortsMatchAll()) {
-            StringBuilder b = natRule(KUBE_SERVICES).append(" -m comment --comment ").append(NODEPORTS_COMMENT)
+            StringBuilder b = rule(out, KUBE_SERVICES).append(" -m comment --comment ").append(NODEPORTS_COMMENT)
                     .append(" -m addrtype --dst-type LOCAL");
             // Localhost NodePorts never work on IPv6, and on IPv4 only with route_localnet.
             if (family == IpFamily.IPv6) {
@@ -522,7 +677,7 @@ public final class IptablesRenderer {
             if (loopback && (family == IpFamily.IPv6 || !options.localhostNodePorts())) {
                 continue;
             }
-            natRule(KUBE_SERVICES).append(" -m comment --comment ").append(NODEPORTS_COMMENT).append(" -d ")
+            rule(out, KUBE_SERVICES).append(" -m comment --comment ").append(NODEPORTS_COMMENT).append(" -d ")
                     .append(ip).append(" -j ").append(KUBE_NODEPORTS).append('\n');
         }
     }
@@ -551,14 +706,14 @@ public final class IptablesRenderer {
         return new ArrayList<>(ips);
     }
 
-    private void writeEndpointRules(Plan p, String chain, List<Endpoint> endpoints, Map<String, String> oldSeps,
-                                    Map<String, String> seps) {
+    private void writeEndpointRules(Plan p, String chain, List<Endpoint> endpoints, ServiceRules previous,
+                                    StringBuilder out) {
         String s = p.s;
         if (p.svc.sessionAffinity()) {
             for (Endpoint ep : endpoints) {
                 String hostPort = ep.hostPort();
-                String sep = sepName(p.name, hostPort, oldSeps, seps);
-                natRule(chain).append(" -m comment --comment \"").append(s).append(" -> ").append(hostPort)
+                String sep = sepName(p.name, hostPort, previous);
+                rule(out, chain).append(" -m comment --comment \"").append(s).append(" -> ").append(hostPort)
                         .append("\" -m recent --name ").append(sep).append(" --rcheck --seconds ")
                         .append(p.svc.affinityTimeoutSeconds()).append(" --reap -j ").append(sep).append('\n');
             }
@@ -567,8 +722,8 @@ public final class IptablesRenderer {
         for (int i = 0; i < n; i++) {
             Endpoint ep = endpoints.get(i);
             String hostPort = ep.hostPort();
-            String sep = sepName(p.name, hostPort, oldSeps, seps);
-            StringBuilder b = natRule(chain).append(" -m comment --comment \"").append(s).append(" -> ")
+            String sep = sepName(p.name, hostPort, previous);
+            StringBuilder b = rule(out, chain).append(" -m comment --comment \"").append(s).append(" -> ")
                     .append(hostPort).append('"');
             if (i < n - 1) {
                 // Rule i takes 1/(n-i) of what the rules before it left: uniform overall.
@@ -578,11 +733,11 @@ public final class IptablesRenderer {
         }
     }
 
-    private String sepName(ServicePortName name, String hostPort, Map<String, String> oldSeps,
-                           Map<String, String> seps) {
-        String sep = seps.get(hostPort);
+    /** The endpoint's chain name: from this render, else the previous one, else hashed. */
+    private String sepName(ServicePortName name, String hostPort, ServiceRules previous) {
+        String sep = sepNames.get(hostPort);
         if (sep == null) {
-            sep = oldSeps == null ? null : oldSeps.get(hostPort);
+            sep = previous == null ? null : previous.sepFor(hostPort);
             if (sep == null) {
                 if (hashInputOf != name) {
                     hashInputOf = name;
@@ -590,48 +745,9 @@ public final class IptablesRenderer {
                 }
                 sep = ChainNames.ENDPOINT_PREFIX + ChainNames.endpointHash(hashInput, hostPort);
             }
-            seps.put(hostPort, sep);
+            sepNames.put(hostPort, sep);
         }
         return sep;
-    }
-
-    /**
-     * Appends the restore text of the last render to {@code out}: each table's chain
-     * declarations, rules, the caller's extras, then the deletion of {@code deletedNatChains}
-     * (declared first, which flushes them, as iptables requires before -X).
-     */
-    public void writePayload(StringBuilder out, Extra filterExtra, Extra natExtra, Collection<String> deletedNatChains) {
-        out.append("*filter\n").append(filterChains);
-        for (String line : filterExtra.chainLines()) {
-            out.append(line).append('\n');
-        }
-        out.append(filterRules);
-        for (String line : filterExtra.ruleLines()) {
-            out.append(line).append('\n');
-        }
-        out.append("COMMIT\n*nat\n").append(natChains);
-        for (String line : natExtra.chainLines()) {
-            out.append(line).append('\n');
-        }
-        for (String chain : deletedNatChains) {
-            chainLine(out, chain);
-        }
-        out.append(natRules);
-        for (String line : natExtra.ruleLines()) {
-            out.append(line).append('\n');
-        }
-        for (String chain : deletedNatChains) {
-            out.append("-X ").append(chain).append('\n');
-        }
-        out.append("COMMIT\n");
-    }
-
-    /** The restore text of the last render, without extras. */
-    public String payload() {
-        StringBuilder out = new StringBuilder(filterChains.length() + filterRules.length() + natChains.length()
-                + natRules.length() + 64);
-        writePayload(out, Extra.NONE, Extra.NONE, List.of());
-        return out.toString();
     }
 
     /** {ifLocal, ifNotLocal} match text of the local-traffic detector, null when none applies. */
@@ -713,23 +829,15 @@ public final class IptablesRenderer {
         return endpoints;
     }
 
-    private void declareNat(String chain, List<String> chains) {
-        chainLine(natChains, chain);
-        natChainCount++;
-        chains.add(chain);
-    }
-
-    private static void chainLine(StringBuilder b, String chain) {
+    static void chainLine(StringBuilder b, String chain) {
         b.append(':').append(chain).append(" - [0:0]\n");
     }
 
-    private StringBuilder natRule(String chain) {
-        natRuleCount++;
-        return natRules.append("-A ").append(chain);
+    private static StringBuilder rule(StringBuilder out, String chain) {
+        return out.append("-A ").append(chain);
     }
 
-    private StringBuilder filterRule(String chain) {
-        filterRuleCount++;
-        return filterRules.append("-A ").append(chain);
+    private StringBuilder entry(TopChain c) {
+        return rule(entryBuffers[c.ordinal()], c.chain);
     }
 }

@@ -82,6 +82,6 @@ final class JumpRules {
                 ruleLines.add(j.insertLine());
             }
         }
-        return new IptablesRenderer.Extra(chainLines, ruleLines);
+        return new IptablesRenderer.Extra(chainLines, ruleLines, List.of());
     }
 }

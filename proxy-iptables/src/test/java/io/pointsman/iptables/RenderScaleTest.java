@@ -61,7 +61,7 @@ class RenderScaleTest {
             long t0 = System.nanoTime();
             rendered = r.render(state);
             out.setLength(0);
-            r.writePayload(out, IptablesRenderer.Extra.NONE, IptablesRenderer.Extra.NONE, List.of());
+            r.writePayload(out, IptablesRenderer.Extra.NONE, IptablesRenderer.Extra.NONE);
             nanos[run] = System.nanoTime() - t0;
         }
         // Per service: 1 KUBE-SERVICES rule, SVC chain with 1 + 10 rules, 10 SEP chains of 2 rules;

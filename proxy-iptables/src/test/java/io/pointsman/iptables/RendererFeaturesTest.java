@@ -403,29 +403,41 @@ class RendererFeaturesTest {
     }
 
     @Test
-    void partialRenderLeavesOtherServicesChainsOut() {
+    void oneServicePortRendersItsChainsTogetherAndItsDispatchRulesApart() {
         ProxyState state = Fixtures.overall();
         IptablesRenderer r = new IptablesRenderer(Fixtures.upstreamOptions());
         IptablesRenderer.Rendered full = r.render(state);
         String fullPayload = r.payload();
         ServicePortName svc4 = name("ns4", "svc4", "p80");
-        IptablesRenderer.Rendered partial = r.render(state, svc4::equals);
-        String p = r.payload();
-        assertThat(partial.written()).containsOnlyKeys(svc4);
-        assertThat(partial.written().get(svc4)).isEqualTo(full.written().get(svc4));
-        assertThat(partial.written().get(svc4).chains()).containsExactly("KUBE-EXT-4SW47YFZTEDKD3PK",
-                "KUBE-SVC-4SW47YFZTEDKD3PK", "KUBE-SEP-UKSFD7AGPMPPLUHC", "KUBE-SEP-C6EBXVWJJZMIWKLZ");
-        // Top-level chains and the filter table are the same as in a full render.
-        for (String chain : List.of("KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING", "KUBE-MARK-MASQ")) {
-            assertThat(rules(p, "nat", chain)).isEqualTo(rules(fullPayload, "nat", chain));
-        }
-        assertThat(p.substring(0, p.indexOf("*nat"))).isEqualTo(fullPayload.substring(0, fullPayload.indexOf("*nat")));
-        assertThat(chains(p, "nat")).containsExactly("KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-POSTROUTING",
-                "KUBE-MARK-MASQ", "KUBE-EXT-4SW47YFZTEDKD3PK", "KUBE-SVC-4SW47YFZTEDKD3PK",
+
+        StringBuilder out = new StringBuilder("unrelated text before\n");
+        ServiceRules one = r.renderService(state.services().get(svc4), state.endpointsOf(svc4), null, out);
+        assertThat(one.chains()).containsExactly("KUBE-EXT-4SW47YFZTEDKD3PK", "KUBE-SVC-4SW47YFZTEDKD3PK",
                 "KUBE-SEP-UKSFD7AGPMPPLUHC", "KUBE-SEP-C6EBXVWJJZMIWKLZ");
-        int perService = partial.written().get(svc4).rules();
-        assertThat(partial.natRules()).isEqualTo(full.natRules() - full.written().values().stream()
-                .mapToInt(IptablesRenderer.ServiceChains::rules).sum() + perService);
+        for (int i = 0; i < one.chainCount(); i++) {
+            // Each chain's lines sit together, exactly as the full render wrote that chain.
+            String text = out.substring(one.spanStart(i), one.spanEnd(i));
+            assertThat(List.of(text.split("\n"))).isEqualTo(rules(fullPayload, "nat", one.chain(i)));
+            assertThat(one.digest(i)).isEqualTo(full.services().get(svc4).digest(i));
+        }
+        // Its dispatch rules are those of the full render that name it, in the same order.
+        for (TopChain c : TopChain.DISPATCH) {
+            List<String> mine = rules(fullPayload, c.table, c.chain).stream()
+                    .filter(l -> l.contains("ns4/svc4:p80")).toList();
+            assertThat(one.entry(c).lines().toList()).as(c.toString()).isEqualTo(mine);
+        }
+        int natLines = one.chains().stream().mapToInt(c -> rules(fullPayload, "nat", c).size()).sum()
+                + (int) rules(fullPayload, "nat", "KUBE-SERVICES").stream().filter(l -> l.contains("ns4/svc4:")).count();
+        assertThat(one.natRules()).isEqualTo(full.services().get(svc4).natRules()).isEqualTo(natLines);
+
+        // A service port of the other family renders nothing.
+        ServicePortName v6 = name("ns9", "v6", "p80");
+        assertThat(r.renderService(new Fixtures.Svc(v6, "fd00::9", 80).build(), List.of(), null, out)).isNull();
+        // Every top-level chain is its fixed rules plus each service port's dispatch rules in order.
+        StringBuilder services = new StringBuilder();
+        r.writeTopChain(TopChain.NAT_SERVICES, full.services().values(), services);
+        assertThat(List.of(services.toString().split("\n"))).isEqualTo(rules(fullPayload, "nat", "KUBE-SERVICES"));
+        assertThat(full.top().get(TopChain.NAT_SERVICES)).isEqualTo(ChainDigest.of(services, 0, services.length()));
     }
 
     @Test
@@ -433,9 +445,9 @@ class RendererFeaturesTest {
         IptablesRenderer r = new IptablesRenderer(Fixtures.upstreamOptions());
         r.render(one(svc("ns1", "svc1", "p80", "172.30.0.41", 80), ep("10.180.0.1", 80)));
         StringBuilder out = new StringBuilder();
-        r.writePayload(out, new IptablesRenderer.Extra(List.of(), List.of("-I INPUT 1 -j KUBE-FIREWALL")),
-                new IptablesRenderer.Extra(List.of(), List.of("-I OUTPUT 1 -j KUBE-SERVICES")),
-                List.of("KUBE-SEP-OLDOLDOLDOLDOLD1"));
+        r.writePayload(out, new IptablesRenderer.Extra(List.of(), List.of("-I INPUT 1 -j KUBE-FIREWALL"), List.of()),
+                new IptablesRenderer.Extra(List.of(), List.of("-I OUTPUT 1 -j KUBE-SERVICES"),
+                        List.of("KUBE-SEP-OLDOLDOLDOLDOLD1")));
         String p = out.toString();
         assertThat(p).contains("-I INPUT 1 -j KUBE-FIREWALL\nCOMMIT\n*nat\n")
                 .contains(":KUBE-SEP-OLDOLDOLDOLDOLD1 - [0:0]\n-A ")

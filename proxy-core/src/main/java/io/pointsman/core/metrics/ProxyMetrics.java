@@ -215,6 +215,27 @@ public final class ProxyMetrics {
         });
     }
 
+    /**
+     * Observes {@code value} in a classic histogram created on first use with {@code buckets}
+     * (finite, ascending upper bounds; +Inf is implied). The name may use dots or underscores and is
+     * exposed with underscores, otherwise exactly as given. Every use of one name must bring the
+     * same label names and buckets.
+     */
+    public void observe(String name, String help, Map<String, String> tags, double[] buckets, double value) {
+        TreeMap<String, String> sorted = new TreeMap<>(tags);
+        histogramFamily(prometheusName(name), help, new ArrayList<>(sorted.keySet()), buckets)
+                .observe(new ArrayList<>(sorted.values()), value);
+    }
+
+    /** Like client_golang's ExponentialBuckets: start, start*factor, … ({@code count} bounds). */
+    public static double[] exponentialBuckets(double start, double factor, int count) {
+        if (!(start > 0) || !(factor > 1) || count < 1) {
+            throw new IllegalArgumentException("exponential buckets: start " + start + ", factor " + factor + ", count "
+                    + count + " (expected: start > 0, factor > 1, count >= 1)");
+        }
+        return exponential(start, factor, count);
+    }
+
     private GaugeFamily gaugeFamily(String name, String help, List<String> labelNames) {
         refuseCounterName(name);
         return exact.gauge(name, help, labelNames);

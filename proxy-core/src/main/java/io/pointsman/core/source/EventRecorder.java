@@ -81,17 +81,16 @@ public final class EventRecorder implements AutoCloseable {
     }
 
     private static final class Series {
-        final String namespace;
-        final String name;
+        /** As created: patches go through it, so fabric8 never GETs the event (RBAC grants no get). */
+        final Event event;
         final Instant firstSeen;
         int count = 1;
         /** Null until the first repeat, which is patched at once so the series shows. */
         Instant lastPatched;
         Instant lastSeen;
 
-        Series(String namespace, String name, Instant firstSeen) {
-            this.namespace = namespace;
-            this.name = name;
+        Series(Event event, Instant firstSeen) {
+            this.event = event;
             this.firstSeen = firstSeen;
             this.lastSeen = firstSeen;
         }
@@ -129,12 +128,15 @@ public final class EventRecorder implements AutoCloseable {
                 "failed to start metrics server on " + address + ": " + error);
     }
 
-    /** A Service's health-check NodePort server could not listen (externalTrafficPolicy: Local). */
-    public void failedToStartServiceHealthcheck(String namespace, String name, int port, String error) {
+    /**
+     * A Service's health-check NodePort server could not listen (externalTrafficPolicy: Local).
+     * Fits {@code ServiceHealthServers.FailureListener} as a method reference.
+     */
+    public void failedToStartServiceHealthcheck(String namespace, String name, String address, String error) {
         ObjectReference service = new ObjectReferenceBuilder().withApiVersion("v1").withKind("Service")
                 .withNamespace(namespace).withName(name).build();
         record(service, TYPE_WARNING, FAILED_SERVICE_HEALTHCHECK, ACTION_LISTEN,
-                "node " + nodeName + " failed to start the health-check server on port " + port + ": " + error);
+                "node " + nodeName + " failed to start the health-check server on " + address + ": " + error);
     }
 
     /**
@@ -205,8 +207,8 @@ public final class EventRecorder implements AutoCloseable {
                     .withNote(note)
                     .withRegarding(regarding)
                     .build();
-            client.events().v1().events().inNamespace(namespace).resource(event).create();
-            series.put(key, new Series(namespace, name, now));
+            Event created = client.events().v1().events().inNamespace(namespace).resource(event).create();
+            series.put(key, new Series(created != null ? created : event, now));
             log.debug("recorded event {} {} on {} {}: {}", type, reason, regarding.getKind(), regarding.getName(), note);
         } catch (KubernetesClientException e) {
             log.warn("cannot record event {} on {} {} ({}): {}", reason, regarding.getKind(), regarding.getName(),
@@ -217,7 +219,7 @@ public final class EventRecorder implements AutoCloseable {
     private void patchSeries(Series s) {
         String patch = "{\"series\":{\"count\":" + s.count + ",\"lastObservedTime\":\""
                 + MICRO_TIME.format(s.lastSeen) + "\"}}";
-        client.events().v1().events().inNamespace(s.namespace).withName(s.name)
+        client.events().v1().events().inNamespace(s.event.getMetadata().getNamespace()).resource(s.event)
                 .patch(PatchContext.of(PatchType.JSON_MERGE), patch);
     }
 

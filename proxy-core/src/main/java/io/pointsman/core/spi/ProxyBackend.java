@@ -29,6 +29,19 @@ public interface ProxyBackend extends AutoCloseable {
         throw new UnsupportedOperationException("mode " + mode() + " cannot render its rules as text");
     }
 
+    /**
+     * Reads back what this backend wrote and reports what the kernel no longer holds as written
+     * (e.g. a chain flushed or deleted by hand, a jump rule removed). Whatever it reports is
+     * rewritten by the next {@link #sync}, even a partial one with no changes; the caller should
+     * run one soon when the report is not empty. Called at every syncPeriod, from the reconciler
+     * thread, like {@code sync}.
+     *
+     * @throws SyncException when the kernel state cannot be read
+     */
+    default DriftReport checkDrift() throws SyncException {
+        return DriftReport.NONE;
+    }
+
     /** Releases listeners and threads. Leaves the kernel state in place, as kube-proxy does. */
     @Override
     default void close() {

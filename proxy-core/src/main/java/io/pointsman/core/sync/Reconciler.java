@@ -14,8 +14,10 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.StringJoiner;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -35,6 +37,7 @@ public final class Reconciler {
     private final ProxyHealth health;
     private final Set<IpFamily> families;
     private final Clock clock;
+    private final List<NamedAfterSync> afterSync = new CopyOnWriteArrayList<>();
     private boolean needFullSync = true;
     private Instant lastFullSync;
     private boolean waitingLogged;
@@ -57,6 +60,19 @@ public final class Reconciler {
             health.queuedUpdate(f);
             metrics.lastQueued(f, now);
         }
+    }
+
+    /**
+     * Adds work to run after every successful sync, in the order added (also after a sync that
+     * found nothing changed, so that such work can retry what failed before).
+     *
+     * @param name names the step in logs, e.g. "health-check node ports"
+     */
+    public void addAfterSync(String name, AfterSync hook) {
+        afterSync.add(new NamedAfterSync(Objects.requireNonNull(name, "name"), Objects.requireNonNull(hook, "hook")));
+    }
+
+    private record NamedAfterSync(String name, AfterSync hook) {
     }
 
     /** Number of successful syncs so far. */
@@ -83,6 +99,7 @@ public final class Reconciler {
         if (!full && changes.isEmpty()) {
             // Nothing changed: the kernel already holds this state.
             markHealthy();
+            runAfterSync(state, ChangeSet.NONE, false);
             return true;
         }
         SyncResult result;
@@ -114,7 +131,19 @@ public final class Reconciler {
                 full ? "full" : "partial", state.services().size(), state.endpointCount(),
                 full ? "all" : Integer.toString(changes.servicePorts().size()), result.servicePortsWritten(),
                 counts(result.counts()), took.toMillis());
+        runAfterSync(state, changes, full);
         return true;
+    }
+
+    // What follows a sync may fail on its own; the rules are in place, so it never fails the sync.
+    private void runAfterSync(ProxyState state, ChangeSet changes, boolean full) {
+        for (NamedAfterSync step : afterSync) {
+            try {
+                step.hook().afterSync(state, changes, full);
+            } catch (RuntimeException e) {
+                log.warn("after-sync step \"{}\" failed, the sync itself stands: {}", step.name(), e.toString(), e);
+            }
+        }
     }
 
     private void markHealthy() {

@@ -43,7 +43,8 @@ public record VirtualServer(ServiceKey key, String scheduler, int flags, int tim
 
     @Override
     public String toString() {
+        int other = flags & ~Ipvs.SVC_F_PERSISTENT;
         return key + " " + scheduler + (persistent() ? " persistent " + timeoutSeconds : "")
-                + (flags & ~Ipvs.SVC_F_PERSISTENT) + "";
+                + (other != 0 ? " flags 0x" + Integer.toHexString(other) : "");
     }
 }
