@@ -21,10 +21,10 @@ RUN --mount=type=cache,target=/root/.m2 \
 FROM ${RUNTIME_IMAGE}
 # iptables carries both backends (iptables-nft, iptables-legacy); the entrypoint picks the one the
 # node uses. ipset, conntrack, iproute2 and kmod are used by the modes; nftables (nft) is the
-# nftables mode's tool; ipvsadm is for debugging IPVS mode by hand.
+# nftables mode's tool; ipvsadm and curl are for debugging by hand (kubectl exec).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      openjdk-17-jre-headless iptables ipset conntrack iproute2 ipvsadm nftables kmod \
+      openjdk-17-jre-headless iptables ipset conntrack iproute2 ipvsadm nftables kmod curl \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
 COPY --from=build /pointsman.jar /opt/pointsman/pointsman.jar
 COPY --chmod=0755 docker/pointsman-entrypoint.sh /usr/local/bin/pointsman

@@ -87,6 +87,34 @@ final class ClusterObjects {
                 .build();
     }
 
+    /** An EndpointSlice of any address type ("IPv4", "IPv6") with the given endpoints. */
+    static EndpointSlice endpointSliceOf(String service, String sliceName, String addressType, List<Endpoint> endpoints,
+            Port... ports) {
+        List<EndpointPort> endpointPorts = List.of(ports).stream()
+                .map(p -> new EndpointPortBuilder().withName(p.name()).withProtocol(p.protocol())
+                        .withPort(p.targetPort()).build())
+                .toList();
+        return new EndpointSliceBuilder()
+                .withNewMetadata().withName(sliceName).withNamespace(NAMESPACE)
+                .addToLabels(SERVICE_NAME_LABEL, service)
+                .addToLabels("endpointslice.kubernetes.io/managed-by", "endpointslice-controller.k8s.io")
+                .endMetadata()
+                .withAddressType(addressType)
+                .withEndpoints(endpoints)
+                .withPorts(endpointPorts)
+                .build();
+    }
+
+    /** A ready endpoint of {@code pod} at {@code ip} (e.g. its IPv6 address) on {@code nodeName}. */
+    static Endpoint endpoint(Lab.Pod pod, String ip, String nodeName) {
+        return new EndpointBuilder()
+                .withAddresses(ip)
+                .withNewConditions().withReady(true).withServing(true).withTerminating(false).endConditions()
+                .withNodeName(nodeName)
+                .withNewTargetRef().withKind("Pod").withNamespace(NAMESPACE).withName(pod.name()).endTargetRef()
+                .build();
+    }
+
     static Endpoint endpoint(Lab.Pod pod, String nodeName) {
         return new EndpointBuilder()
                 .withAddresses(pod.ip())

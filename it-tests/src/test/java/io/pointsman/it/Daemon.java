@@ -49,18 +49,29 @@ final class Daemon {
     }
 
     static Daemon start(Lab lab, Path jar, Path kubeconfig, String nodeName, String... extraFlags) {
+        return startWithClusterCidr(lab, jar, kubeconfig, nodeName, Lab.CLUSTER_CIDR, extraFlags);
+    }
+
+    /** Like {@link #start}, with another {@code --cluster-cidr} (e.g. both families, comma-separated). */
+    static Daemon startWithClusterCidr(Lab lab, Path jar, Path kubeconfig, String nodeName, String clusterCidr,
+            String... extraFlags) {
         // The test's own JVM: the one the build chose, whatever "java" on the PATH is.
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd = Lab.inside(lab.node(), java, "-jar", jar.toString(),
                 "--kubeconfig", kubeconfig.toString(),
                 "--hostname-override", nodeName,
-                "--cluster-cidr", Lab.CLUSTER_CIDR,
+                "--cluster-cidr", clusterCidr,
                 "--metrics-bind-address", METRICS_ADDRESS,
                 "--healthz-bind-address", HEALTHZ_ADDRESS);
         List<String> all = new ArrayList<>(cmd);
         all.addAll(List.of(extraFlags));
         ChildProcesses.Started started = lab.processes().start("pointsman", all, lab.runDir().resolve(LOG_FILE));
         return new Daemon(List.copyOf(all), started, lab.runDir());
+    }
+
+    /** Stops the daemon (SIGTERM, then SIGKILL after 5 s); its rules stay, as on a real node. */
+    void stop() {
+        ChildProcesses.stop(started.process());
     }
 
     boolean alive() {

@@ -36,6 +36,13 @@ final class Lab implements AutoCloseable {
     static final int POD_UDP_PORT = 5353;
     /** Where the node reaches the API server relay (inside the node namespace). */
     static final int API_PORT = 6443;
+    /** Where {@link #startPeerEchoServers()} serves "name peer-ip" over TCP in every pod. */
+    static final int POD_PEER_PORT = 8081;
+    /** IPv6 addressing of {@link #enableIpv6()}: the same links, a second family. */
+    static final String NODE_IP6 = "fd00:77::1";
+    static final String CLIENT_IP6 = "fd00:77::2";
+    static final String POD_GATEWAY6 = "fd00:244:1::1";
+    static final String CLUSTER_CIDR6 = "fd00:244::/48";
 
     record Pod(String name, String ip, Netns ns) {
     }
@@ -48,6 +55,8 @@ final class Lab implements AutoCloseable {
     private Netns node;
     private Netns client;
     private boolean closed;
+    private boolean ipv6;
+    private final java.util.Map<String, String> podIpv6 = new java.util.LinkedHashMap<>();
 
     private Lab(RunDir runDir) {
         this.runDir = runDir;
@@ -127,6 +136,102 @@ final class Lab implements AutoCloseable {
                 "SYSTEM:echo " + name), log);
         processes.start(name + " udp", inside(ns, udpServerCommand(name)), log);
         pods.add(new Pod(name, ip, ns));
+    }
+
+    /**
+     * Adds one more pod namespace (veth "vpodN", the same servers as the others), e.g. for a test
+     * that needs three endpoints. Call it before {@link #enableIpv6()} and {@link #startPeerEchoServers()}.
+     */
+    synchronized Pod addExtraPod(String name, String ip) {
+        if (ipv6) {
+            throw new IllegalStateException("addExtraPod(" + name + ") after enableIpv6() (expected: before)");
+        }
+        addPod(name, ip, "vpod" + pods.size());
+        Pod pod = pods.get(pods.size() - 1);
+        await("pod " + pod.name() + " answering TCP directly").atMost(Duration.ofSeconds(10))
+                .pollInterval(Duration.ofMillis(100))
+                .until(() -> pod.name().equals(Probe.tcp(client, pod.ip(), POD_TCP_PORT, Duration.ofSeconds(1)).reply()));
+        await("pod " + pod.name() + " answering UDP directly").atMost(Duration.ofSeconds(20))
+                .pollInterval(Duration.ofMillis(100))
+                .until(() -> pod.name().equals(Probe.udp(client, pod.ip(), POD_UDP_PORT, Duration.ofMillis(500)).reply()));
+        return pod;
+    }
+
+    /**
+     * Adds IPv6 to the lab (client fd00:77::2, node fd00:77::1, pods fd00:244:1::2, ::3, ...),
+     * routed like IPv4: a /128 route per pod veth. Addresses skip duplicate address detection so
+     * they work at once. Servers started later that listen on the wildcard address serve both
+     * families (the socat and UDP name servers of the pods stay IPv4).
+     */
+    synchronized void enableIpv6() {
+        if (ipv6) {
+            return;
+        }
+        node.exec("sysctl", "-q", "-w", "net.ipv6.conf.all.forwarding=1");
+        node.exec("ip", "-6", "addr", "add", NODE_IP6 + "/64", "dev", "vclient", "nodad");
+        client.exec("ip", "-6", "addr", "add", CLIENT_IP6 + "/64", "dev", "eth0", "nodad");
+        client.exec("ip", "-6", "route", "add", "default", "via", NODE_IP6);
+        int i = 0;
+        for (Pod pod : pods) {
+            String nodeSide = "vpod" + i;
+            String ip6 = "fd00:244:1::" + (i + 2);
+            node.exec("ip", "-6", "addr", "add", POD_GATEWAY6 + "/128", "dev", nodeSide, "nodad");
+            node.exec("ip", "-6", "route", "add", ip6 + "/128", "dev", nodeSide);
+            pod.ns().exec("ip", "-6", "addr", "add", ip6 + "/128", "dev", "eth0", "nodad");
+            pod.ns().exec("ip", "-6", "route", "add", POD_GATEWAY6 + "/128", "dev", "eth0");
+            pod.ns().exec("ip", "-6", "route", "add", "default", "via", POD_GATEWAY6, "dev", "eth0");
+            podIpv6.put(pod.name(), ip6);
+            i++;
+        }
+        ipv6 = true;
+    }
+
+    /** The IPv6 address of a pod, after {@link #enableIpv6()}. */
+    synchronized String ipv6(Pod pod) {
+        String ip = podIpv6.get(pod.name());
+        if (ip == null) {
+            throw new IllegalStateException("pod " + pod.name() + " has no IPv6 address (expected: enableIpv6() first)");
+        }
+        return ip;
+    }
+
+    /**
+     * Starts a {@link PeerEchoServer} in every pod on {@link #POD_PEER_PORT} and waits until the
+     * client reaches each directly (over IPv6 too when enabled).
+     */
+    void startPeerEchoServers() {
+        for (Pod pod : pods) {
+            processes.start(pod.name() + " peer", inside(pod.ns(), javaCommand(PeerEchoServer.class, pod.name(),
+                    Integer.toString(POD_PEER_PORT))), runDir.resolve(pod.name() + ".log"));
+        }
+        for (Pod pod : pods) {
+            String expected = pod.name() + " " + CLIENT_IP;
+            await("pod " + pod.name() + " answering peer echo directly").atMost(Duration.ofSeconds(20))
+                    .pollInterval(Duration.ofMillis(100))
+                    .until(() -> expected.equals(Probe.tcp(client, pod.ip(), POD_PEER_PORT, Duration.ofSeconds(1)).reply()));
+            if (ipv6) {
+                String expected6 = pod.name() + " " + CLIENT_IP6;
+                await("pod " + pod.name() + " answering peer echo over IPv6").atMost(Duration.ofSeconds(10))
+                        .pollInterval(Duration.ofMillis(100))
+                        .until(() -> expected6.equals(Probe.tcp(client, "[" + ipv6(pod) + "]", POD_PEER_PORT,
+                                Duration.ofSeconds(1)).reply()));
+            }
+        }
+    }
+
+    /** A small JVM running a main class of this module's test classes. */
+    private static String[] javaCommand(Class<?> main, String... args) {
+        String classes;
+        try {
+            classes = Path.of(main.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+        } catch (java.net.URISyntaxException e) {
+            throw new IllegalStateException("cannot locate the test classes of " + main, e);
+        }
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> cmd = new ArrayList<>(List.of(java, "-Xmx16m", "-Xss256k", "-XX:+UseSerialGC",
+                "-XX:TieredStopAtLevel=1", "-cp", classes, main.getName()));
+        cmd.addAll(List.of(args));
+        return cmd.toArray(new String[0]);
     }
 
     /** A small JVM running {@link UdpNameServer} from this module's test classes. */

@@ -19,9 +19,14 @@ final class MockApi implements AutoCloseable {
     }
 
     static MockApi start() {
+        return start(new KubernetesCrudDispatcher());
+    }
+
+    /** Same, with a CRUD dispatcher of the test's choice (e.g. {@link CompactingDispatcher}). */
+    static MockApi start(KubernetesCrudDispatcher dispatcher) {
         // The last argument is "useHttps"; CRUD mode comes from the dispatcher.
         KubernetesMockServer server = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(),
-                new KubernetesCrudDispatcher(), false);
+                dispatcher, false);
         server.init(InetAddress.getLoopbackAddress(), 0);
         try {
             return new MockApi(server, server.createClient());
@@ -37,6 +42,11 @@ final class MockApi implements AutoCloseable {
 
     KubernetesClient client() {
         return client;
+    }
+
+    /** Requests the server received so far (from every client). */
+    int requestCount() {
+        return server.getRequestCount();
     }
 
     @Override

@@ -37,6 +37,29 @@ final class Probe {
         return answer(Command.run(cmd, null, connectTimeout.plusSeconds(5)));
     }
 
+    /** One TCP connection from a given source address of {@code from} ({@code bindIp}). */
+    static Answer tcpFrom(Netns from, String bindIp, String ip, int port, Duration connectTimeout) {
+        List<String> cmd = new ArrayList<>(from.prefix());
+        cmd.addAll(List.of("socat", "-T", "3", "STDIO",
+                "TCP:" + ip + ":" + port + ",connect-timeout=" + seconds(connectTimeout) + ",bind=" + bindIp));
+        return answer(Command.run(cmd, null, connectTimeout.plusSeconds(5)));
+    }
+
+    /**
+     * One UDP exchange from a fixed source port: every call with the same port continues the same
+     * conntrack flow (the same 5-tuple), as a long-lived client such as a DNS resolver would.
+     */
+    static Answer udpFromPort(Netns from, String ip, int port, int sourcePort, Duration limit) {
+        List<String> cmd = new ArrayList<>(from.prefix());
+        cmd.addAll(List.of("socat", "STDIO", "UDP:" + ip + ":" + port + ",sourceport=" + sourcePort + ",reuseaddr"));
+        Command.Outcome o = Command.firstLine(cmd, "ping\n", limit);
+        if (!o.ok()) {
+            String why = o.stderr().isBlank() ? "" : ": " + o.stderr().strip();
+            return new Answer(null, "no reply within " + limit.toMillis() + " ms" + why, o.elapsed());
+        }
+        return answer(o);
+    }
+
     /** {@code count} TCP connections one after another. */
     static List<Answer> tcp(Netns from, String ip, int port, int count) {
         List<Answer> answers = new ArrayList<>(count);
@@ -108,6 +131,18 @@ final class Probe {
             throw new IllegalStateException("no HTTP answer from " + hostPort + path + ": " + o);
         }
         return parse(o.stdout(), hostPort + path);
+    }
+
+    /** The raw response of an HTTP/1.0 GET (status line, headers, body), for header checks. */
+    static String httpGetRaw(Netns from, String hostPort, String path) {
+        List<String> cmd = new ArrayList<>(from.prefix());
+        cmd.addAll(List.of("socat", "-t", "0.2", "-T", "5", "STDIO,ignoreeof", "TCP:" + hostPort + ",connect-timeout=3"));
+        String request = "GET " + path + " HTTP/1.0\r\nHost: " + hostPort + "\r\nAccept: */*\r\n\r\n";
+        Command.Outcome o = Command.run(cmd, request, Duration.ofSeconds(10));
+        if (o.stdout().isEmpty()) {
+            throw new IllegalStateException("no HTTP answer from " + hostPort + path + ": " + o);
+        }
+        return o.stdout();
     }
 
     static HttpReply parse(String raw, String what) {

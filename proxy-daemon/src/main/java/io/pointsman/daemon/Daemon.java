@@ -2,12 +2,19 @@ package io.pointsman.daemon;
 
 import io.pointsman.core.config.ConfigJson;
 import io.pointsman.core.config.ProxyConfig;
+import io.pointsman.core.health.NodePortBindAddresses;
+import io.pointsman.core.health.ServiceHealthServers;
 import io.pointsman.core.http.HealthServer;
 import io.pointsman.core.http.MetricsServer;
 import io.pointsman.core.http.ProxyHealth;
+import io.pointsman.core.linux.Conntrack;
 import io.pointsman.core.linux.DryRunNetfilter;
+import io.pointsman.core.linux.ExecConntrack;
 import io.pointsman.core.linux.ExecNetfilter;
 import io.pointsman.core.linux.Netfilter;
+import io.pointsman.core.linux.ProcSysctl;
+import io.pointsman.core.linux.StartupSysctls;
+import io.pointsman.core.linux.UdpConntrackCleaner;
 import io.pointsman.core.metrics.ProxyMetrics;
 import io.pointsman.core.model.IpFamily;
 import io.pointsman.core.source.ChangeTracker;
@@ -27,6 +34,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
@@ -65,24 +73,32 @@ public final class Daemon implements AutoCloseable {
         String nodeName = NodeName.resolve(config.hostnameOverride(), from == null ? null : Path.of(from));
         Netfilter netfilter = netfilter();
         ProxyMetrics metrics = new ProxyMetrics(config.mode());
-        ProxyBackend backend = provider.create(new BackendContext(config, metrics, netfilter, HostFeatures.detect(netfilter),
-                false));
+        Set<String> features = new HashSet<>(HostFeatures.detect(netfilter));
+        if (!netfilter.dryRun()) {
+            // The node's own network namespace: the one this process runs in.
+            features.addAll(StartupSysctls.apply(config, new ProcSysctl()).features());
+        }
+        ProxyBackend backend = provider.create(new BackendContext(config, metrics, netfilter, features, false));
         closeables.add(backend);
         Set<IpFamily> families = Reconciler.families(config.clusterCIDRs());
 
         tracker = new ChangeTracker(nodeName, metrics, config.serviceProxyName());
         ProxyHealth health = ProxyHealth.forSyncPeriod(config.effectiveSyncPeriod(), tracker::nodeEligible);
-        reconciler = new Reconciler(tracker, backend, metrics, health, families, Clock.systemUTC());
+        reconciler = new Reconciler(tracker, backend, metrics, health, families, Clock.systemUTC(),
+                config.effectiveSyncPeriod());
         SyncRunner runner = new SyncRunner("sync-runner", () -> {
             boolean ok = reconciler.syncOnce();
             EventRecorder e = events;
             return e == null ? ok : e.syncOutcome(ok);
         },
-                config.effectiveMinSyncPeriod(), config.effectiveSyncPeriod(), Reconciler.FULL_SYNC_PERIOD);
+                // The runner wakes at least every sync period: the reconciler then checks for drift,
+                // and makes the sync full when the hourly full sync is due.
+                config.effectiveMinSyncPeriod(), config.effectiveSyncPeriod(), config.effectiveSyncPeriod());
         tracker.setListener(() -> {
             reconciler.queued();
             runner.request();
         });
+        afterSyncSteps(metrics, health, families, netfilter);
 
         // Made before the servers (not started yet) so that a failed listener can be recorded as an Event.
         Source source = source(nodeName);
@@ -124,6 +140,35 @@ public final class Daemon implements AutoCloseable {
             events.starting(provider.mode());
         }
         runner.request();
+    }
+
+    /** Side effects of a successful sync, in every mode: health-check NodePorts, stale UDP conntrack flows. */
+    private void afterSyncSteps(ProxyMetrics metrics, ProxyHealth health, Set<IpFamily> families, Netfilter netfilter) {
+        if (netfilter.dryRun()) {
+            // A load balancer must not send traffic to a node whose rules were never applied.
+            log.info("dry run: health-check node ports are not served and no conntrack flow is deleted");
+            return;
+        }
+        ServiceHealthServers healthChecks = ServiceHealthServers.forNode(health, config.nodePortAddresses(), families,
+                (namespace, name, address, error) -> {
+                    EventRecorder e = events;
+                    if (e != null) {
+                        e.failedToStartServiceHealthcheck(namespace, name, address, error);
+                    }
+                });
+        closeables.add(healthChecks);
+        reconciler.addAfterSync("health-check node ports", (state, changes, full) -> healthChecks.sync(state));
+        // The userspace mode NATs nothing: its flows end at its own sockets, none is ever stale.
+        if (!"userspace".equals(config.mode())) {
+            if (HostFeatures.which("conntrack") == null) {
+                log.warn("conntrack (conntrack-tools) not found on the PATH: stale UDP flows will not be deleted "
+                        + "after endpoint changes, and each cleanup attempt will fail");
+            }
+            Conntrack conntrack = new ExecConntrack();
+            UdpConntrackCleaner cleaner = new UdpConntrackCleaner(conntrack, metrics, families,
+                    NodePortBindAddresses::interfaceAddresses);
+            reconciler.addAfterSync("stale UDP conntrack cleanup", (state, changes, full) -> cleaner.clean(state));
+        }
     }
 
     private Source source(String nodeName) {

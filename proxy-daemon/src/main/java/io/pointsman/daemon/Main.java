@@ -42,7 +42,7 @@ public final class Main implements Callable<Integer> {
     public static int execute(String... args) {
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            if (e instanceof ConfigException || e instanceof StartupException) {
+            if (e instanceof ConfigException || e instanceof StartupException || e instanceof java.io.UncheckedIOException) {
                 cmd.getErr().println("pointsman: " + e.getMessage());
                 return 2;
             }

@@ -323,6 +323,18 @@ class DeployManifestsTest {
         assertThat(sc.getCapabilities().getAdd()).containsExactlyInAnyOrder("NET_ADMIN", "NET_RAW");
     }
 
+    @Test
+    void theLocalhostNodePortsComponentPrivilegesOnlyAShortInitContainer() throws IOException {
+        DaemonSet ds = withComponent("localhost-nodeports");
+        var pod = ds.getSpec().getTemplate().getSpec();
+        assertThat(pod.getInitContainers()).singleElement().satisfies(init -> {
+            assertThat(init.getSecurityContext().getPrivileged()).isTrue();
+            assertThat(init.getImage()).isEqualTo(pod.getContainers().get(0).getImage());
+            assertThat(String.join(" ", init.getCommand())).contains("/proc/sys/net/ipv4/conf/all/route_localnet");
+        });
+        assertThat(pod.getContainers().get(0).getSecurityContext().getPrivileged()).isFalse();
+    }
+
     // ---- helpers ---------------------------------------------------------------------------
 
     private static DaemonSet daemonSet() {

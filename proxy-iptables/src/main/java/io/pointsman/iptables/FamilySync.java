@@ -111,10 +111,16 @@ final class FamilySync {
      * synced, the last sync failed, or the node changed (topology and node IPs shape every chain).
      */
     Outcome sync(ProxyState state, ChangeSet changes, boolean full) throws SyncException {
-        if (full || needFull || changes.nodeChanged()) {
-            return fullSync(state);
+        try {
+            if (full || needFull || changes.nodeChanged()) {
+                return fullSync(state);
+            }
+            return partialSync(state, changes);
+        } catch (RuntimeException e) {
+            // The bookkeeping may be half updated: only a full sync can be trusted after this.
+            needFull = true;
+            throw e;
         }
-        return partialSync(state, changes);
     }
 
     /** The full-sync payload of {@code state}, without jump rules or deletions, touching nothing. */
@@ -128,15 +134,22 @@ final class FamilySync {
         SavedTable nat = save("nat");
         Rendered r = renderer.render(state, written::get);
 
-        Set<String> active = new HashSet<>();
-        for (ServiceRules sr : r.services().values()) {
-            active.addAll(sr.chains());
-        }
         // Chains left by an earlier run (ours or kube-proxy's) that nothing needs any more. They go
         // in the same commit that rewrites the chains jumping to them, so they are unreferenced.
         List<String> staleNat = new ArrayList<>();
+        Set<String> active = null;
         for (String chain : nat.chains()) {
-            if ((ChainNames.isStaleCandidate(chain) && !active.contains(chain)) || ChainNames.CANARY.equals(chain)) {
+            if (ChainNames.isStaleCandidate(chain)) {
+                if (active == null) {
+                    active = new HashSet<>();
+                    for (ServiceRules sr : r.services().values()) {
+                        active.addAll(sr.chains());
+                    }
+                }
+                if (!active.contains(chain)) {
+                    staleNat.add(chain);
+                }
+            } else if (ChainNames.CANARY.equals(chain)) {
                 staleNat.add(chain);
             }
         }
@@ -147,8 +160,19 @@ final class FamilySync {
         Extra natExtra = JumpRules.missing("nat", nat, renderer.topLevelChains("nat")).withDeleted(staleNat);
 
         payload.setLength(0);
+        // Sized once: a large payload grown by doubling would be copied over and over.
+        payload.ensureCapacity(renderer.payloadLength() + 64 * (staleNat.size() + filterExtra.ruleLines().size()
+                + natExtra.ruleLines().size() + 16));
         renderer.writePayload(payload, filterExtra, natExtra);
-        restore(true);
+        try {
+            restore(true);
+        } finally {
+            renderer.releaseLargeBuffers();
+            if (payload.capacity() > IptablesRenderer.LARGE_BUFFER) {
+                payload.setLength(0);
+                payload.trimToSize();
+            }
+        }
 
         written.clear();
         written.putAll(r.services());
@@ -433,7 +457,7 @@ final class FamilySync {
 
     /** Reads a table back to find missing jumps and stale chains. */
     private SavedTable save(String table) throws SyncException {
-        return SavedTable.parse(saveText(table, "sync"));
+        return SavedTable.parseBuiltinRules(saveText(table, "sync"));
     }
 
     private String saveText(String table, String what) throws SyncException {

@@ -23,6 +23,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.function.Function;
 
@@ -128,31 +129,37 @@ public final class IptablesRenderer {
      * @param noLocalInternal service ports with internalTrafficPolicy Local and no local endpoints
      * @param noLocalExternal service ports with externalTrafficPolicy Local and no local endpoints
      */
-    public record Rendered(int filterChains, int filterRules, int natChains, int natRules,
-                           Map<ServicePortName, ServiceRules> services, Map<TopChain, ChainDigest> top,
+    record Rendered(int filterChains, int filterRules, int natChains, int natRules,
+                           SortedMap<ServicePortName, ServiceRules> services, Map<TopChain, ChainDigest> top,
                            int noLocalInternal, int noLocalExternal) {
-        public int servicePorts() {
+        int servicePorts() {
             return services.size();
         }
     }
 
     /** Lines a caller adds to one table of the payload: chain declarations, rules, chains to delete. */
-    public record Extra(List<String> chainLines, List<String> ruleLines, List<String> deletedChains) {
-        public static final Extra NONE = new Extra(List.of(), List.of(), List.of());
+    record Extra(List<String> chainLines, List<String> ruleLines, List<String> deletedChains) {
+        static final Extra NONE = new Extra(List.of(), List.of(), List.of());
 
-        public Extra {
+        Extra {
             chainLines = List.copyOf(chainLines);
             ruleLines = List.copyOf(ruleLines);
             deletedChains = List.copyOf(deletedChains);
         }
 
-        public Extra withDeleted(List<String> chains) {
+        Extra withDeleted(List<String> chains) {
             return new Extra(chainLines, ruleLines, chains);
         }
     }
 
+    /** The restore text of a full sync of {@code state}, without jump rules or deletions. */
+    public String renderPayload(ProxyState state) {
+        render(state);
+        return payload();
+    }
+
     /** Renders every chain of every service port (a full sync). */
-    public Rendered render(ProxyState state) {
+    Rendered render(ProxyState state) {
         return render(state, name -> null);
     }
 
@@ -180,7 +187,7 @@ public final class IptablesRenderer {
                 filterChainCount++;
             }
         }
-        Map<ServicePortName, ServiceRules> services = new TreeMap<>();
+        SortedMap<ServicePortName, ServiceRules> services = new TreeMap<>();
         int natServiceRuleCount = 0;
         int noLocalInternal = 0;
         int noLocalExternal = 0;
@@ -216,7 +223,7 @@ public final class IptablesRenderer {
             }
         }
         return new Rendered(filterChainCount, filterRuleCount, natChainCount, natRuleCount,
-                Collections.unmodifiableMap(services), Collections.unmodifiableMap(top), noLocalInternal,
+                Collections.unmodifiableSortedMap(services), Collections.unmodifiableMap(top), noLocalInternal,
                 noLocalExternal);
     }
 
@@ -225,7 +232,7 @@ public final class IptablesRenderer {
      * declarations, the declarations of the chains to delete (which flushes them, as iptables
      * requires before -X), the rules, the caller's rules, then the deletions.
      */
-    public void writePayload(StringBuilder out, Extra filterExtra, Extra natExtra) {
+    void writePayload(StringBuilder out, Extra filterExtra, Extra natExtra) {
         writeTable(out, "filter", filterChains, filterExtra, filterRules, null);
         writeTable(out, "nat", natChains, natExtra, natRules, natServiceRules);
     }
@@ -254,10 +261,32 @@ public final class IptablesRenderer {
 
     /** The restore text of the last render, without extras. */
     public String payload() {
-        StringBuilder out = new StringBuilder(filterChains.length() + filterRules.length() + natChains.length()
-                + natRules.length() + natServiceRules.length() + 64);
+        StringBuilder out = new StringBuilder(payloadLength() + 64);
         writePayload(out, Extra.NONE, Extra.NONE);
         return out.toString();
+    }
+
+    /**
+     * Lets go of large render buffers. A full sync of a big cluster renders tens of megabytes,
+     * and full syncs are rare (start, hourly, after a failure): holding that much between them
+     * would cost more than growing it again. Small buffers are kept for reuse.
+     */
+    void releaseLargeBuffers() {
+        for (StringBuilder b : List.of(filterChains, filterRules, natChains, natRules, natServiceRules)) {
+            if (b.capacity() > LARGE_BUFFER) {
+                b.setLength(0);
+                b.trimToSize();
+            }
+        }
+    }
+
+    /** Above this many chars a buffer is released after use rather than kept ({@link #releaseLargeBuffers}). */
+    static final int LARGE_BUFFER = 4 << 20;
+
+    /** The length of the last render's restore text without extras: lets callers size a buffer once. */
+    int payloadLength() {
+        return filterChains.length() + filterRules.length() + natChains.length() + natRules.length()
+                + natServiceRules.length() + 32;
     }
 
     /**
@@ -328,8 +357,11 @@ public final class IptablesRenderer {
         writeServiceChains(plan, previous, out);
         int n = chainNames.size();
         ChainDigest[] digests = new ChainDigest[n];
+        boolean affinity = plan.svc.sessionAffinity();
         for (int i = 0; i < n; i++) {
-            digests[i] = ChainDigest.of(out, spanBuffer[2 * i], spanBuffer[2 * i + 1]);
+            digests[i] = chainHostPorts.get(i) != null
+                    ? ChainDigest.ofEndpointChain(chainNames.get(i), affinity)
+                    : ChainDigest.of(out, spanBuffer[2 * i], spanBuffer[2 * i + 1]);
         }
         // Endpoints exist, just none on this node for a Local policy.
         return new ServiceRules(name, hash, entries, chainNames.toArray(new String[0]),

@@ -1,7 +1,10 @@
 package io.pointsman.iptables;
 
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -30,9 +33,9 @@ final class JumpRules {
             return "-A " + source + " " + ruleSpec();
         }
 
-        /** Prepends it, as upstream's EnsureRule(Prepend) does. */
-        String insertLine() {
-            return "-I " + source + " 1 " + ruleSpec();
+        /** Inserts it as rule {@code position} (1-based) of its chain. */
+        String insertLine(int position) {
+            return "-I " + source + " " + position + " " + ruleSpec();
         }
     }
 
@@ -60,16 +63,21 @@ final class JumpRules {
             new Jump("filter", "OUTPUT", IptablesRenderer.KUBE_FIREWALL, "", ""));
 
     /**
-     * What a full sync adds to {@code table} so every jump exists: a declaration for each target
-     * chain the payload does not declare and the kernel lacks (declaring an existing chain would
-     * flush it), and a prepend for each jump the kernel lacks.
+     * What a sync adds to {@code table} so every jump exists: a declaration for each target chain
+     * the payload does not declare and the kernel lacks (declaring an existing chain would flush
+     * it), and an insert for each jump the kernel lacks.
+     *
+     * <p>A new node gets the jumps as upstream's prepends leave them: at the top of each built-in
+     * chain, the last one ensured first. A jump found missing later goes right after the one of
+     * ours that precedes it in that order (at the top when none does), so a repaired chain reads
+     * as a fresh one and KUBE-FIREWALL's localnet drop still comes before any accept.
      *
      * @param declared chains the rendered payload declares in this table
      */
     static IptablesRenderer.Extra missing(String table, SavedTable saved, Set<String> declared) {
-        Set<String> present = Set.copyOf(saved.rules());
         List<String> chainLines = new ArrayList<>();
         List<String> ruleLines = new ArrayList<>();
+        Map<String, List<Jump>> bySource = new LinkedHashMap<>();
         for (Jump j : ALL) {
             if (!j.table().equals(table)) {
                 continue;
@@ -78,8 +86,27 @@ final class JumpRules {
             if (!declared.contains(j.target()) && !saved.chains().contains(j.target()) && !chainLines.contains(decl)) {
                 chainLines.add(decl);
             }
-            if (!present.contains(j.saveLine())) {
-                ruleLines.add(j.insertLine());
+            bySource.computeIfAbsent(j.source(), k -> new ArrayList<>()).add(0, j); // prepends reverse the order
+        }
+        // Each source chain's rules as the kernel will hold them after each insert so far.
+        Map<String, List<String>> sourceRules = new HashMap<>();
+        for (String rule : saved.rules()) {
+            String chain = SavedTable.chainOf(rule);
+            if (bySource.containsKey(chain)) {
+                sourceRules.computeIfAbsent(chain, k -> new ArrayList<>()).add(rule);
+            }
+        }
+        for (Map.Entry<String, List<Jump>> e : bySource.entrySet()) {
+            List<String> rules = sourceRules.getOrDefault(e.getKey(), new ArrayList<>());
+            int after = -1;
+            for (Jump j : e.getValue()) {
+                int at = rules.indexOf(j.saveLine());
+                if (at < 0) {
+                    at = after + 1;
+                    rules.add(at, j.saveLine());
+                    ruleLines.add(j.insertLine(at + 1));
+                }
+                after = at;
             }
         }
         return new IptablesRenderer.Extra(chainLines, ruleLines, List.of());

@@ -21,6 +21,42 @@ final class Normalizer {
         final List<String> deletes = new ArrayList<>();
     }
 
+    /** The key {@link #parse} files a table's "-X CHAIN" lines under. */
+    static final String DELETIONS = "-X";
+
+    /**
+     * A restore payload as table to chain to rules: every declared chain (rules in order, empty
+     * when it has none) and the deletions under {@link #DELETIONS}; jump inserts ("-I") are left out.
+     */
+    static Map<String, Map<String, List<String>>> parse(String text) {
+        Map<String, Map<String, List<String>>> out = new LinkedHashMap<>();
+        Map<String, List<String>> current = null;
+        for (String raw : text.split("\n")) {
+            String line = raw.strip();
+            if (line.isEmpty() || line.startsWith("#") || line.startsWith("-I ")) {
+                continue;
+            }
+            if (line.startsWith("*")) {
+                current = out.computeIfAbsent(line.substring(1), k -> new java.util.TreeMap<>());
+            } else if (current == null) {
+                throw new IllegalArgumentException("line outside a table: " + line);
+            } else if (line.equals("COMMIT")) {
+                current = null;
+            } else if (line.startsWith(":")) {
+                current.putIfAbsent(line.substring(1).split("\\s+")[0], new ArrayList<>());
+            } else if (line.startsWith("-A ")) {
+                current.computeIfAbsent(line.split("\\s+")[1], k -> new ArrayList<>()).add(line);
+            } else if (line.startsWith("-X ")) {
+                current.computeIfAbsent(DELETIONS, k -> new ArrayList<>()).add(line);
+                // A deleted chain is declared first (to flush it); that is not a chain written.
+                current.remove(line.substring(3));
+            } else {
+                throw new IllegalArgumentException("unexpected line: " + line);
+            }
+        }
+        return out;
+    }
+
     static String normalize(String text) {
         Map<String, Table> tables = new LinkedHashMap<>();
         Table current = null;

@@ -77,32 +77,53 @@ class RenderScaleTest {
                 nanos[1] / 1_000_000, nanos[2] / 1_000_000);
     }
 
-    @Test
-    void partialSyncOfOneServiceWritesOnlyItsChains() throws Exception {
-        ProxyState state = generated(SERVICES, ENDPOINTS, 0);
+    /** A full sync of {@code services} x 10 endpoints, then one endpoint of one service replaced: its payload. */
+    private static String oneEndpointChange(int services, Map<String, Long> fullCounts, Map<String, Long> counts)
+            throws Exception {
+        ProxyState state = generated(services, ENDPOINTS, 0);
         RecordingNetfilter netfilter = new RecordingNetfilter();
         IptablesBackend backend = new IptablesBackend(new BackendContext(Fixtures.config(),
                 new ProxyMetrics("iptables"), netfilter, Set.of("nfacct"), false));
         long t0 = System.nanoTime();
-        backend.sync(state, ChangeSet.NONE, true);
+        fullCounts.putAll(backend.sync(state, ChangeSet.NONE, true).counts());
         long full = System.nanoTime() - t0;
 
         ServicePortName changed = Fixtures.name("ns7", "svc7", "http");
         Map<ServicePortName, List<Endpoint>> eps = new HashMap<>(state.endpoints());
-        eps.put(changed, List.of(Endpoint.ready("10.250.0.1", 8080, "")));
+        List<Endpoint> list = new ArrayList<>(eps.get(changed));
+        list.set(3, Endpoint.ready("10.250.0.1", 8080, ""));
+        list.sort(null);
+        eps.put(changed, list);
         ProxyState next = new ProxyState(state.node(), state.services(), eps);
         t0 = System.nanoTime();
         var result = backend.sync(next, new ChangeSet(Set.of(changed), false), false);
         long partial = System.nanoTime() - t0;
-
-        String payload = netfilter.last();
         assertThat(result.servicePortsWritten()).isEqualTo(1);
-        assertThat(result.counts()).containsEntry("deletedChains", (long) ENDPOINTS)
-                .containsEntry("natRulesTotal", result.counts().get("natRules")
-                        + (long) (SERVICES - 1) * (1 + ENDPOINTS + 2 * ENDPOINTS) + (SERVICES / 10) * 2L);
-        assertThat(payload.lines().filter(l -> l.startsWith(":KUBE-SEP-")).count()).isEqualTo(1 + ENDPOINTS);
-        log.info("sync of {} services x {} endpoints: full {} ms ({} MB), partial of one service {} ms ({} KB)",
-                SERVICES, ENDPOINTS, full / 1_000_000, netfilter.payloads.get(0).length() >> 20, partial / 1_000_000,
-                payload.length() >> 10);
+        counts.putAll(result.counts());
+        String payload = netfilter.last();
+        log.info("sync of {} services x {} endpoints: full {} ms ({} MB), one endpoint changed {} ms ({} lines)",
+                services, ENDPOINTS, full / 1_000_000, netfilter.payloads.get(0).length() >> 20, partial / 1_000_000,
+                payload.lines().count());
+        return payload;
+    }
+
+    @Test
+    void oneEndpointChangeWritesTheSamePayloadAtAnyScale() throws Exception {
+        Map<String, Long> fullCounts = new HashMap<>();
+        Map<String, Long> counts = new HashMap<>();
+        String large = oneEndpointChange(SERVICES, fullCounts, counts);
+        // The service chain (new probabilities and target), the new endpoint's chain, the old one deleted:
+        // no dispatch chain, no filter table.
+        assertThat(large.lines().filter(l -> l.startsWith(":")).toList()).hasSize(3);
+        assertThat(large).startsWith("*nat\n").doesNotContain("*filter").doesNotContain("KUBE-SERVICES")
+                .doesNotContain("KUBE-NODEPORTS");
+        assertThat(large.lines().filter(l -> l.startsWith("-X ")).count()).isEqualTo(1);
+        assertThat(counts).containsEntry("deletedChains", 1L).containsEntry("natRules", (long) (1 + ENDPOINTS + 2))
+                // One endpoint chain of 2 rules replaced by another: the total does not move.
+                .containsEntry("natRulesTotal", fullCounts.get("natRulesTotal"));
+
+        String small = oneEndpointChange(SERVICES / 10, new HashMap<>(), new HashMap<>());
+        assertThat(small.lines().count()).isEqualTo(large.lines().count());
+        assertThat(small.length()).isEqualTo(large.length());
     }
 }

@@ -441,6 +441,48 @@ class RendererFeaturesTest {
     }
 
     @Test
+    void anEndpointChainsDigestFollowsWhatFixesItsText() {
+        // Endpoint chains are digested from their name and the affinity setting, not their text:
+        // their text must depend on nothing else, and their shape must be what the digest claims.
+        IptablesRenderer r = new IptablesRenderer(Fixtures.upstreamOptions());
+        r.useNode(Fixtures.node("192.168.0.2"));
+        for (int affinity : new int[] {0, 300}) {
+            for (Protocol protocol : Protocol.values()) {
+                ServicePortName n = new ServicePortName("ns1", "svc1", "p80", protocol);
+                Fixtures.Svc svc = new Fixtures.Svc(n, "172.30.0.41", 80).affinity(affinity)
+                        .type(ServiceType.LOAD_BALANCER).lb("5.6.7.8").ranges("192.168.0.0/16").nodePort(30080)
+                        .etp(TrafficPolicy.LOCAL).hcnp(30081);
+                StringBuilder out = new StringBuilder();
+                ServiceRules sr = r.renderService(svc.build(), List.of(ep("10.180.0.1", 80), localEp("10.180.0.2", 80),
+                        Endpoint.ready("fd00::1", 80, "")), null, out);
+                int seps = 0;
+                for (int i = 0; i < sr.chainCount(); i++) {
+                    if (!sr.chain(i).startsWith(ChainNames.ENDPOINT_PREFIX)) {
+                        continue;
+                    }
+                    seps++;
+                    String text = out.substring(sr.spanStart(i), sr.spanEnd(i));
+                    ChainDigest fromText = ChainDigest.of(text, 0, text.length());
+                    assertThat(sr.digest(i).sameShape(fromText)).as(text).isTrue();
+                    String hostPort = text.substring(text.lastIndexOf(' ') + 1).strip();
+                    assertThat(sr.chain(i)).isEqualTo(ChainNames.endpointChain(n, hostPort));
+                    // Everything else in the text follows from the name's inputs and the affinity.
+                    String ip = hostPort.substring(0, hostPort.lastIndexOf(':'));
+                    String proto = protocol.lower();
+                    assertThat(text).isEqualTo("-A " + sr.chain(i) + " -m comment --comment " + n + " -s " + ip
+                            + " -j KUBE-MARK-MASQ\n-A " + sr.chain(i) + " -m comment --comment " + n
+                            + (affinity > 0 ? " -m recent --name " + sr.chain(i) + " --set" : "")
+                            + " -m " + proto + " -p " + proto + " -j DNAT --to-destination " + hostPort + "\n");
+                }
+                assertThat(seps).isEqualTo(2);
+            }
+        }
+        assertThat(ChainDigest.ofEndpointChain("KUBE-SEP-A", true)).isNotEqualTo(
+                ChainDigest.ofEndpointChain("KUBE-SEP-A", false)).isNotEqualTo(
+                ChainDigest.ofEndpointChain("KUBE-SEP-B", true));
+    }
+
+    @Test
     void payloadCarriesExtrasAndDeletionsInTheirPlace() {
         IptablesRenderer r = new IptablesRenderer(Fixtures.upstreamOptions());
         r.render(one(svc("ns1", "svc1", "p80", "172.30.0.41", 80), ep("10.180.0.1", 80)));

@@ -44,9 +44,19 @@ public enum IpsetSpec {
         return comment;
     }
 
-    /** "KUBE-CLUSTER-IP" for IPv4, "KUBE-6-CLUSTER-IP" for IPv6. */
+    /** The kernel's limit on set names (IPSET_MAXNAMELEN 32, NUL included). */
+    public static final int MAX_NAME = 31;
+
+    /**
+     * "KUBE-CLUSTER-IP" for IPv4, "KUBE-6-CLUSTER-IP" for IPv6, cut to 31 characters as upstream
+     * does ("KUBE-6-LOAD-BALANCER-SOURCE-CID").
+     */
     public String name(IpFamily family) {
-        return family == IpFamily.IPv4 ? baseName : "KUBE-6-" + baseName.substring("KUBE-".length());
+        if (family == IpFamily.IPv4) {
+            return baseName;
+        }
+        String n = "KUBE-6-" + baseName.substring("KUBE-".length());
+        return n.length() > MAX_NAME ? n.substring(0, MAX_NAME) : n;
     }
 
     public boolean bitmap() {

@@ -12,6 +12,7 @@ import io.pointsman.core.model.ProxyState;
 import io.pointsman.core.model.ServicePort;
 import io.pointsman.core.model.ServicePortName;
 import io.pointsman.core.spi.BackendContext;
+import io.pointsman.core.spi.DriftReport;
 import io.pointsman.core.spi.ProxyBackend;
 import io.pointsman.core.spi.SyncException;
 import io.pointsman.core.spi.SyncResult;
@@ -69,6 +70,11 @@ public final class IpvsBackend implements ProxyBackend {
     private IpvsClient ipvs;
     private LinkClient links;
     private boolean firstSync = true;
+    /** Set by a drift check that found something to redo: the next sync reads and repairs everything. */
+    private boolean repairAll;
+    /** The state of the last successful sync, what drift checks compare the kernel with. */
+    private ProxyState lastState;
+    private final io.micrometer.core.instrument.Counter driftRepairs;
 
     public IpvsBackend(BackendContext context) {
         this(context, IpvsSettings.from(context.config(), context.hostFeatures()),
@@ -84,6 +90,8 @@ public final class IpvsBackend implements ProxyBackend {
         ProxyMetrics m = context.metrics();
         virtualServers = m.gauge("pointsman_ipvs_virtual_servers", "IPVS virtual services after the last sync", Map.of());
         realServers = m.gauge("pointsman_ipvs_real_servers", "IPVS destinations after the last sync", Map.of());
+        driftRepairs = m.counter("kubeproxy.sync.proxy.rules.drift.repairs",
+                "Pointsman: drift checks that found the kernel changed behind its back", Map.of("ip_family", "IPv4"));
         pendingRemovals = m.gauge("pointsman_ipvs_graceful_terminations",
                 "Removed TCP destinations kept at weight 0 until their connections end", Map.of());
         if (kernelAccess()) {
@@ -129,9 +137,16 @@ public final class IpvsBackend implements ProxyBackend {
         }
     }
 
-    private SyncResult syncLocked(ProxyState state, ChangeSet changes, boolean full)
-            throws NetlinkException, SyncException {
-        openKernel();
+    /** What the kernel holds next to what {@code state} wants. */
+    private record Reading(int dummy, DesiredState desired, KernelSnapshot actual) {
+    }
+
+    /**
+     * Reads the kernel: the dummy link, its addresses, every virtual service, and the destinations
+     * of the services {@code readDestinations} selects (all of them for a full sync or drift check).
+     */
+    private Reading read(ProxyState state, java.util.function.Predicate<ServicePortName> readDestinations)
+            throws NetlinkException {
         int dummy = links.ensureDummy(IpvsSettings.DUMMY_INTERFACE);
         List<InterfaceAddress> addresses = links.addresses();
         Set<String> bound = new HashSet<>();
@@ -160,12 +175,52 @@ public final class IpvsBackend implements ProxyBackend {
             if (owner == null) {
                 continue; // deleted whole, or kept by --ipvs-exclude-cidrs
             }
-            if (full || changes.servicePorts().contains(owner) || pendingServices.contains(key)) {
+            if (readDestinations.test(owner) || pendingServices.contains(key)) {
                 dests.put(key, ipvs.destinations(key));
             }
         }
-        KernelSnapshot actual = new KernelSnapshot(services, dests, bound);
-        Plan plan = Planner.plan(desired, actual, key -> settings.excluded(key.address()));
+        return new Reading(dummy, desired, new KernelSnapshot(services, dests, bound));
+    }
+
+    /**
+     * Drift repair: at every sync period, compares the whole kernel state (every destination
+     * included) with what the last successful sync wanted. Anything to redo makes the next sync
+     * read and repair everything, as upstream's IPVS mode does with its periodic full sync.
+     */
+    @Override
+    public DriftReport checkDrift() throws SyncException {
+        if (!kernelAccess()) {
+            return DriftReport.NONE;
+        }
+        synchronized (lock) {
+            if (lastState == null) {
+                return DriftReport.NONE;
+            }
+            try {
+                openKernel();
+                Reading r = read(lastState, owner -> true);
+                Plan plan = Planner.plan(r.desired(), r.actual(), key -> settings.excluded(key.address()));
+                if (plan.isEmpty()) {
+                    return DriftReport.NONE;
+                }
+                repairAll = true;
+                driftRepairs.increment();
+                return new DriftReport(List.of(), plan.ops().stream().map(Object::toString).toList());
+            } catch (NetlinkException e) {
+                closeKernel();
+                throw new SyncException("IPVS drift check could not read the kernel: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    private SyncResult syncLocked(ProxyState state, ChangeSet changes, boolean full)
+            throws NetlinkException, SyncException {
+        openKernel();
+        boolean readAll = full || repairAll;
+        Reading reading = read(state, owner -> readAll || changes.servicePorts().contains(owner));
+        int dummy = reading.dummy();
+        DesiredState desired = reading.desired();
+        Plan plan = Planner.plan(desired, reading.actual(), key -> settings.excluded(key.address()));
 
         Applied applied = apply(plan, dummy, desired.owners());
         List<String> errors = new ArrayList<>(applied.errors);
@@ -204,6 +259,8 @@ public final class IpvsBackend implements ProxyBackend {
                     + (errors.size() > 5 ? "; …" : ""));
         }
         firstSync = false;
+        repairAll = false;
+        lastState = state;
         Map<String, Long> counts = new LinkedHashMap<>();
         counts.put("fullSync", full ? 1L : 0L);
         counts.put("virtualServers", (long) desired.services().size());

@@ -58,6 +58,12 @@ public final class IpvsCleanup {
             failed = true;
             log.warn("cleanup: {}", e.getMessage());
         }
+        return removeRulesAndSets(netfilter, ipsets) | failed;
+    }
+
+    /** The iptables and ipset half of the cleanup; @return whether anything failed to be removed. */
+    public static boolean removeRulesAndSets(Netfilter netfilter, IpsetDoor ipsets) {
+        boolean failed = false;
         for (IpFamily family : IpFamily.values()) {
             for (String table : List.of("nat", "filter")) {
                 failed |= !cleanTable(netfilter, family, table);

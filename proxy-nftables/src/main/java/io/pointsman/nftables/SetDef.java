@@ -7,14 +7,17 @@ import java.util.List;
 /**
  * The declaration of one nftables set or map.
  *
- * @param key the key as a {@code typeof} expression ("ip daddr . meta l4proto . th dport")
- * @param data the data of a map as a {@code typeof} expression, "verdict" for a verdict map,
- *        null for a set
+ * @param key the key as a {@code typeof} expression ("ip daddr . meta l4proto . th dport"), or
+ *        with {@code typed} as nft type names ("ipv4_addr . inet_proto . inet_service")
+ * @param data the data of a map, in the same form, "verdict" for a verdict map, null for a set
+ * @param typed whether key and data are type names (declared with {@code type}) rather than
+ *        {@code typeof} expressions
  * @param flags set flags ("interval", "dynamic", "timeout")
  * @param timeoutSeconds default element timeout, 0 for none
  * @param comment what the set is for, shown by {@code nft list}
  */
-record SetDef(String name, String key, String data, List<String> flags, int timeoutSeconds, String comment) {
+record SetDef(String name, String key, String data, boolean typed, List<String> flags, int timeoutSeconds,
+              String comment) {
 
     SetDef {
         requireNonNull(name, "name");
@@ -39,7 +42,7 @@ record SetDef(String name, String key, String data, List<String> flags, int time
 
     /** The declaration body, as {@code add set} takes it between braces. */
     String body() {
-        StringBuilder b = new StringBuilder("{ typeof ").append(key);
+        StringBuilder b = new StringBuilder(typed ? "{ type " : "{ typeof ").append(key);
         if (data != null) {
             b.append(" : ").append(data);
         }
@@ -62,9 +65,9 @@ record SetDef(String name, String key, String data, List<String> flags, int time
      * signature need no re-creation.
      */
     String signature() {
-        StringBuilder b = new StringBuilder(kind()).append(" type=").append(types(key));
+        StringBuilder b = new StringBuilder(kind()).append(" type=").append(typed ? key : types(key));
         if (data != null) {
-            b.append(" map=").append("verdict".equals(data) ? "verdict" : types(data));
+            b.append(" map=").append("verdict".equals(data) || typed ? data : types(data));
         }
         b.append(" flags=");
         boolean first = true;

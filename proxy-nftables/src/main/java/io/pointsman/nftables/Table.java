@@ -1,7 +1,9 @@
 package io.pointsman.nftables;
 
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The contents of one nftables table as data: set declarations with their elements, and chains
@@ -13,8 +15,23 @@ final class Table {
     final Map<String, SetDef> sets = new HashMap<>();
     final Map<String, Map<String, String>> elements = new HashMap<>();
     final Map<String, ChainDef> chains = new HashMap<>();
-    /** Rule counts per chain, when read from the kernel (whose rule texts are not compared). */
-    final Map<String, Integer> ruleCounts = new HashMap<>();
+    /** Set signatures as read from the kernel (see {@link SetDef#signature()}), where they override the declaration. */
+    final Map<String, String> signatures = new HashMap<>();
+
+    /** Sets whose elements were not read back (interval sets read through netlink): flushed and refilled. */
+    final Set<String> unknown = new HashSet<>();
+
+    /**
+     * Whether the kernel's declaration of {@code set} is {@code want}'s, in the form it was read:
+     * nft's JSON, netlink's attributes, or (no read) this model's own declaration.
+     */
+    boolean declares(String set, SetDef want) {
+        String s = signatures.get(set);
+        if (s == null) {
+            return want.signature().equals(sets.get(set).signature());
+        }
+        return s.startsWith("nl ") ? s.equals(NetlinkTables.signature(want)) : s.equals(want.signature());
+    }
 
     Map<String, String> elementsOf(String set) {
         return elements.computeIfAbsent(set, s -> new HashMap<>());

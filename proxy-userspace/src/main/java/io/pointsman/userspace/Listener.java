@@ -1,11 +1,11 @@
 package io.pointsman.userspace;
 
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelFutureListener;
+import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.pointsman.core.model.Protocol;
 import java.net.InetSocketAddress;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -51,7 +51,9 @@ final class Listener {
     private final Spec spec;
     private final EndpointPool pool;
     private final RelayRuntime runtime;
-    private Channel channel;
+    /** The latest bind attempt; its sockets serve once it succeeded (waiters may see that before {@link #bound} ran). */
+    private Future<List<Channel>> attempt;
+    private List<Channel> channels;
     private ScheduledFuture<?> retry;
     private int failures;
     private boolean closed;
@@ -67,35 +69,39 @@ final class Listener {
     }
 
     /** Starts binding; a failure schedules a retry. */
-    synchronized ChannelFuture bind() {
-        ChannelFuture f = spec.protocol() == Protocol.UDP ? runtime.bindUdp(spec.address(), pool)
+    synchronized Future<List<Channel>> bind() {
+        Future<List<Channel>> f = spec.protocol() == Protocol.UDP ? runtime.bindUdp(spec.address(), pool)
                 : runtime.bindTcp(spec.address(), pool);
-        f.addListener((ChannelFutureListener) this::bound);
+        attempt = f;
+        f.addListener(done -> bound(f));
         return f;
     }
 
-    private synchronized void bound(ChannelFuture f) {
+    private synchronized void bound(Future<List<Channel>> f) {
         retry = null;
         if (closed) {
-            f.channel().close();
+            if (f.isSuccess()) {
+                f.getNow().forEach(Channel::close);
+            }
             return;
         }
         if (f.isSuccess()) {
-            channel = f.channel();
+            channels = f.getNow();
             runtime.metrics().listenerBound();
             if (failures > 0) {
                 runtime.metrics().listenerPending(-1);
                 log.info("{} of {}: bound after {} failed attempt(s), serving now", spec, pool.name(), failures);
             } else {
-                log.debug("{} of {}: listening on {}", spec, pool.name(), channel.localAddress());
+                log.debug("{} of {}: listening on {} ({} socket(s))", spec, pool.name(), channels.get(0).localAddress(),
+                        channels.size());
             }
             return;
         }
         runtime.metrics().bindFailure();
         if (failures++ == 0) {
             runtime.metrics().listenerPending(1);
-            log.warn("{} of {}: cannot bind ({}); retrying every {} s, other listeners keep serving", spec,
-                    pool.name(), f.cause().getMessage(), runtime.options().bindRetryInterval().toSeconds());
+            log.warn("{} of {}: cannot bind ({}); retrying every {} ms, other listeners keep serving", spec,
+                    pool.name(), f.cause().getMessage(), runtime.options().bindRetryInterval().toMillis());
         } else {
             log.debug("{} of {}: bind attempt {} failed: {}", spec, pool.name(), failures, f.cause().getMessage());
         }
@@ -105,17 +111,21 @@ final class Listener {
 
     /** Whether the socket is bound and serving. */
     synchronized boolean isBound() {
-        return channel != null;
+        return !closed && attempt != null && attempt.isSuccess();
     }
 
     /** The bound port, or -1 while not bound. */
     synchronized int port() {
-        return channel == null ? -1 : ((InetSocketAddress) channel.localAddress()).getPort();
+        if (!isBound()) {
+            return -1;
+        }
+        InetSocketAddress local = (InetSocketAddress) attempt.getNow().get(0).localAddress();
+        return local == null ? -1 : local.getPort();
     }
 
     /** UDP: ends the sessions whose endpoint is gone (on the listener's own event loop). */
     synchronized void retainEndpoints(Set<InetSocketAddress> current) {
-        Channel ch = channel;
+        Channel ch = isBound() ? attempt.getNow().get(0) : null;
         if (ch == null || spec.protocol() != Protocol.UDP) {
             return;
         }
@@ -140,14 +150,16 @@ final class Listener {
             retry.cancel(false);
             retry = null;
         }
-        if (failures > 0 && channel == null) {
+        if (failures > 0 && channels == null) {
             runtime.metrics().listenerPending(-1);
         }
-        if (channel != null) {
-            channel.close();
+        if (attempt != null && attempt.isSuccess()) {
+            attempt.getNow().forEach(Channel::close);
+        }
+        if (channels != null) {
             runtime.metrics().listenerClosed();
             log.debug("{} of {}: closed", spec, pool.name());
-            channel = null;
+            channels = null;
         }
     }
 }

@@ -1,6 +1,7 @@
 package io.pointsman.userspace;
 
-import io.netty.channel.ChannelFuture;
+import io.netty.channel.Channel;
+import io.netty.util.concurrent.Future;
 import io.pointsman.core.model.Endpoint;
 import io.pointsman.core.model.IpFamily;
 import io.pointsman.core.model.NodeInfo;
@@ -57,7 +58,7 @@ final class ServicePortRelay {
      * @param nodePortAddresses where node ports are bound (wildcards or node addresses)
      * @return binds started by this call (relay ports must be bound before the portal rules name them)
      */
-    List<ChannelFuture> apply(ServicePort svc, List<Endpoint> endpoints, NodeInfo node, Set<IpFamily> families,
+    List<Future<List<Channel>>> apply(ServicePort svc, List<Endpoint> endpoints, NodeInfo node, Set<IpFamily> families,
                               List<InetAddress> nodePortAddresses) {
         this.service = svc;
         Set<InetSocketAddress> live = new HashSet<>();
@@ -77,7 +78,7 @@ final class ServicePortRelay {
         }
 
         Map<Listener.Spec, EndpointPool> wanted = wantedListeners(svc, families, nodePortAddresses);
-        List<ChannelFuture> started = new ArrayList<>();
+        List<Future<List<Channel>>> started = new ArrayList<>();
         listeners.entrySet().removeIf(e -> {
             if (!wanted.containsKey(e.getKey())) {
                 e.getValue().close();

@@ -56,7 +56,9 @@ final class TcpConnection {
             return;
         }
         if (clientDone && endpointDone) {
-            close();
+            // Both sides sent everything and nothing is in flight: close at once.
+            client.close();
+            endpoint.close();
             return;
         }
         Channel peer = peerOf(ch);

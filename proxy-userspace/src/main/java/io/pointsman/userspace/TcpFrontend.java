@@ -1,14 +1,19 @@
 package io.pointsman.userspace;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.util.ReferenceCountUtil;
 import io.pointsman.core.model.Protocol;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
+import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -31,6 +36,13 @@ final class TcpFrontend extends ChannelInboundHandlerAdapter {
     private List<InetSocketAddress> attempts;
     private int attempt;
     private ChannelFuture dialing;
+    /**
+     * What the client sent while its endpoint was being dialed. Reading is off, but epoll reads
+     * anyway when the client's FIN (RDHUP) arrives, so data and EOF can come early; they are
+     * passed on once connected.
+     */
+    private List<ByteBuf> early;
+    private boolean earlyEof;
 
     TcpFrontend(EndpointPool pool, Dialer dialer, RelayMetrics metrics) {
         this.pool = pool;
@@ -76,12 +88,13 @@ final class TcpFrontend extends ChannelInboundHandlerAdapter {
             balancer.connected(clientAddress, endpoint);
             connection.attach(upstream);
             ctx.pipeline().replace(this, "relay", new TcpRelay(connection, true, metrics));
-            client.read();
             upstream.read();
+            passOnEarly(client, upstream);
             return;
         }
         if (f.isCancelled() || !client.isActive()) {
             f.channel().close();
+            releaseEarly();
             return;
         }
         metrics.dialFailure(Protocol.TCP, RelayMetrics.DialFailure.of(f.cause()));
@@ -99,12 +112,73 @@ final class TcpFrontend extends ChannelInboundHandlerAdapter {
         TcpConnection.reset(client);
     }
 
+    /** Sends what arrived during the dial, then (once written) reads on or passes the EOF on. */
+    private void passOnEarly(Channel client, Channel upstream) {
+        List<ByteBuf> data = early;
+        early = null;
+        if (data == null || data.isEmpty()) {
+            if (earlyEof) {
+                connection.inputShutdown(client);
+            } else {
+                client.read();
+            }
+            return;
+        }
+        ChannelFuture last = null;
+        for (ByteBuf b : data) {
+            metrics.toEndpoint(Protocol.TCP, b.readableBytes());
+            last = upstream.write(b);
+        }
+        upstream.flush();
+        boolean eof = earlyEof;
+        last.addListener((ChannelFutureListener) f -> {
+            if (!f.isSuccess()) {
+                connection.close();
+            } else if (eof) {
+                connection.inputShutdown(client);
+            } else {
+                client.read();
+            }
+        });
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!(msg instanceof ByteBuf b) || connection == null) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        if (early == null) {
+            early = new ArrayList<>(2);
+        }
+        early.add(b);
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        if (evt instanceof ChannelInputShutdownEvent) {
+            earlyEof = true;
+        } else if (evt instanceof IdleStateEvent) {
+            TcpConnection.reset(ctx.channel());
+        } else {
+            super.userEventTriggered(ctx, evt);
+        }
+    }
+
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        releaseEarly();
         // The client left while an endpoint was being dialed: drop the dial too.
         ChannelFuture d = dialing;
         if (d != null) {
             d.channel().close();
+        }
+    }
+
+    private void releaseEarly() {
+        if (early != null) {
+            early.forEach(ReferenceCountUtil::release);
+            early = null;
         }
     }
 

@@ -27,6 +27,8 @@ final class TcpRelay extends ChannelInboundHandlerAdapter implements ChannelFutu
     private final boolean fromClient;
     private final RelayMetrics metrics;
     private Channel channel;
+    /** The write of the last chunk read; a half-close waits for it (shutdownOutput would fail it). */
+    private ChannelFuture lastWrite;
 
     /**
      * @param fromClient true for the client's channel (bytes go to the endpoint), false for the
@@ -58,7 +60,8 @@ final class TcpRelay extends ChannelInboundHandlerAdapter implements ChannelFutu
                 metrics.toClient(Protocol.TCP, n);
             }
         }
-        peer.writeAndFlush(msg).addListener(this);
+        lastWrite = peer.writeAndFlush(msg);
+        lastWrite.addListener(this);
     }
 
     /** The write of the last chunk finished: read the next one, or end both halves if it failed. */
@@ -74,7 +77,15 @@ final class TcpRelay extends ChannelInboundHandlerAdapter implements ChannelFutu
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
         if (evt instanceof ChannelInputShutdownEvent) {
-            connection.inputShutdown(ctx.channel());
+            // Normally nothing is in flight here (reads wait for writes), but epoll reads on a FIN
+            // even when no read was asked for.
+            ChannelFuture pending = lastWrite;
+            Channel ch = ctx.channel();
+            if (pending != null && !pending.isDone()) {
+                pending.addListener(f -> connection.inputShutdown(ch));
+            } else {
+                connection.inputShutdown(ch);
+            }
         } else if (evt instanceof IdleStateEvent) {
             log.debug("closing idle connection {} <-> {}", connection.client().remoteAddress(),
                     connection.endpoint() == null ? "(not connected)" : connection.endpoint().remoteAddress());

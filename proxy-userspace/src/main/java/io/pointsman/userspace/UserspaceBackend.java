@@ -1,6 +1,7 @@
 package io.pointsman.userspace;
 
-import io.netty.channel.ChannelFuture;
+import io.netty.channel.Channel;
+import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.pointsman.core.linux.Netfilter;
 import io.pointsman.core.linux.RestoreException;
@@ -109,7 +110,7 @@ public final class UserspaceBackend implements ProxyBackend {
             todo.addAll(changes.servicePorts());
         }
 
-        List<ChannelFuture> binds = new ArrayList<>();
+        List<Future<List<Channel>>> binds = new ArrayList<>();
         for (ServicePortName name : todo) {
             ServicePort svc = state.services().get(name);
             if (svc != null && svc.protocol() == Protocol.SCTP) {
@@ -153,9 +154,9 @@ public final class UserspaceBackend implements ProxyBackend {
         return new SyncResult(todo.size(), counts);
     }
 
-    private static void awaitBinds(List<ChannelFuture> binds) {
+    private static void awaitBinds(List<Future<List<Channel>>> binds) {
         long deadline = System.nanoTime() + BIND_WAIT.toNanos();
-        for (ChannelFuture f : binds) {
+        for (Future<List<Channel>> f : binds) {
             long left = deadline - System.nanoTime();
             if (left > 0) {
                 f.awaitUninterruptibly(left, TimeUnit.NANOSECONDS);

@@ -61,16 +61,15 @@ class UserspaceBackendLoopbackTest {
 
     @BeforeEach
     void start() {
-        startBackend(Duration.ZERO);
+        startBackend(Duration.ZERO, Duration.ofMillis(300));
     }
 
-    private void startBackend(Duration tcpIdle) {
+    private void startBackend(Duration tcpIdle, Duration udpIdle) {
         ProxyConfig.Builder b = new ProxyConfig.Builder();
         b.mode = "userspace";
         ProxyConfig config = b.build();
         BackendContext ctx = new BackendContext(config, metrics, netfilter, Set.of(), false);
-        RelayOptions options = new RelayOptions(Duration.ofSeconds(1), tcpIdle, Duration.ofMillis(300),
-                Duration.ofMillis(200));
+        RelayOptions options = new RelayOptions(Duration.ofSeconds(1), tcpIdle, udpIdle, Duration.ofMillis(200));
         backend = new UserspaceBackend(ctx, Transport.choose(false), 2, List::of, options);
     }
 
@@ -252,6 +251,37 @@ class UserspaceBackendLoopbackTest {
     }
 
     @Test
+    void aUdpSessionToARemovedEndpointEndsAndTheClientMovesOn() throws Exception {
+        backend.close();
+        startBackend(Duration.ZERO, Duration.ofSeconds(30));
+        ServicePort svc = service(DNS, "10.96.0.53", 53, 0);
+        int a = servers.udpNamed("pod-a");
+        int b = servers.udpNamed("pod-b");
+        syncFull(state(Map.of(svc, List.of(a))));
+        int port = relayPort(DNS);
+        try (DatagramSocket s = new DatagramSocket(new InetSocketAddress(LoopbackServers.LOOPBACK, 0))) {
+            s.connect(new InetSocketAddress(LoopbackServers.LOOPBACK, port));
+            s.setSoTimeout(2000);
+            assertThat(exchange(s)).isEqualTo("pod-a");
+            // A new endpoint alone does not move an existing session.
+            backend.sync(state(Map.of(svc, List.of(a, b))), new ChangeSet(Set.of(DNS), false), false);
+            assertThat(exchange(s)).isEqualTo("pod-a");
+            // Its endpoint removed, the session ends; the client's next datagram opens one to pod-b.
+            backend.sync(state(Map.of(svc, List.of(b))), new ChangeSet(Set.of(DNS), false), false);
+            await().atMost(Duration.ofSeconds(5)).until(() -> backend.runtime().metrics().active(Protocol.UDP) == 0);
+            assertThat(exchange(s)).isEqualTo("pod-b");
+        }
+    }
+
+    private static String exchange(DatagramSocket s) throws IOException {
+        s.send(new DatagramPacket(new byte[] {'x'}, 1));
+        byte[] buf = new byte[64];
+        DatagramPacket p = new DatagramPacket(buf, buf.length);
+        s.receive(p);
+        return new String(buf, 0, p.getLength(), StandardCharsets.US_ASCII).strip();
+    }
+
+    @Test
     void nodePortIsServedDirectlyAndAPortConflictIsRetriedNotFatal() throws Exception {
         ServerSocket blocker = new ServerSocket();
         blocker.setReuseAddress(true);
@@ -317,7 +347,7 @@ class UserspaceBackendLoopbackTest {
     @Test
     void anIdleConnectionIsClosedAfterTheIdleTimeout() throws Exception {
         backend.close();
-        startBackend(Duration.ofMillis(300));
+        startBackend(Duration.ofMillis(300), Duration.ofMillis(300));
         syncFull(state(Map.of(service(WEB, "10.96.0.10", 80, 0), List.of(servers.tcpEcho()))));
         try (Socket s = new Socket(LoopbackServers.LOOPBACK, relayPort(WEB))) {
             s.setSoTimeout(5000);

@@ -64,7 +64,7 @@ public final class ExecNetfilter implements Netfilter {
                 line = Integer.parseInt(m.group(1));
             }
             String text = lineOf(payload, line);
-            throw new RestoreException(tool + " exited " + r.exit + ": " + r.stderr.strip()
+            throw new RestoreException(tool + " exited " + r.exit + ": " + oneLine(r.stderr)
                     + (line > 0 ? " (line " + line + ": " + text + ")" : ""), line, text);
         }
     }
@@ -74,9 +74,28 @@ public final class ExecNetfilter implements Netfilter {
         String tool = family == IpFamily.IPv4 ? iptablesSave : ip6tablesSave;
         Result r = run(List.of(tool, "-t", table), null);
         if (r.exit != 0) {
-            throw new RestoreException(tool + " -t " + table + " exited " + r.exit + ": " + r.stderr.strip(), 0, "");
+            throw new RestoreException(tool + " -t " + table + " exited " + r.exit + ": " + oneLine(r.stderr), 0, "");
         }
         return r.stdout;
+    }
+
+    /**
+     * The tool's complaint as one line, for one log line per failure: its lines joined with "; ",
+     * without blank lines and without the "Try `iptables-restore -h'" hint.
+     */
+    static String oneLine(String stderr) {
+        StringBuilder b = new StringBuilder();
+        for (String line : stderr.split("\\R")) {
+            String t = line.strip();
+            if (t.isEmpty() || t.startsWith("Try `")) {
+                continue;
+            }
+            if (b.length() > 0) {
+                b.append("; ");
+            }
+            b.append(t);
+        }
+        return b.length() == 0 ? "(no message)" : b.toString();
     }
 
     /** Line {@code n} (1-based) of {@code text}, "" when out of range. */

@@ -178,7 +178,7 @@ public final class ChangeTracker {
         if (meta == null || isEmpty(meta.getNamespace()) || isEmpty(meta.getName())) {
             logOnce(new MalformedObjectException("Service", meta == null ? "" : meta.getNamespace(),
                     meta == null ? "" : meta.getName(), "metadata.namespace and metadata.name: missing "
-                    + "(expected: both set); ignored"), null);
+                    + "(expected: both set); ignored"), meta == null ? null : meta.getResourceVersion());
             return;
         }
         String key = meta.getNamespace() + "/" + meta.getName();
@@ -239,7 +239,7 @@ public final class ChangeTracker {
         if (meta == null || isEmpty(meta.getNamespace()) || isEmpty(meta.getName())) {
             logOnce(new MalformedObjectException("EndpointSlice", meta == null ? "" : meta.getNamespace(),
                     meta == null ? "" : meta.getName(), "metadata.namespace and metadata.name: missing "
-                    + "(expected: both set); ignored"), null);
+                    + "(expected: both set); ignored"), meta == null ? null : meta.getResourceVersion());
             return;
         }
         String sliceKey = meta.getNamespace() + "/" + meta.getName();
@@ -506,7 +506,7 @@ public final class ChangeTracker {
         String signature = resourceVersion + "\n" + String.join("\n", warnings);
         if (!signature.equals(lastLogged.put(object, signature))) {
             for (String w : warnings) {
-                log.warn("{}: {}", object, w);
+                log.warn("{}: {}", object, MalformedObjectException.printable(w));
             }
         }
     }

@@ -162,6 +162,12 @@ public final class EventRecorder implements AutoCloseable {
         return ok;
     }
 
+    /** "pointsman-NODE", cut to the API's 128 characters (node names may be longer). */
+    private String reportingInstance() {
+        String instance = REPORTING_CONTROLLER + "-" + nodeName;
+        return instance.length() > 128 ? instance.substring(0, 128) : instance;
+    }
+
     private ObjectReference nodeRef() {
         // As upstream: a Node reference whose UID is the node's name (the real UID is not needed).
         return new ObjectReferenceBuilder().withApiVersion("v1").withKind("Node").withName(nodeName)
@@ -200,7 +206,7 @@ public final class EventRecorder implements AutoCloseable {
                     .withMetadata(new ObjectMetaBuilder().withNamespace(namespace).withName(name).build())
                     .withEventTime(new MicroTime(MICRO_TIME.format(now)))
                     .withReportingController(REPORTING_CONTROLLER)
-                    .withReportingInstance(REPORTING_CONTROLLER + "-" + nodeName)
+                    .withReportingInstance(reportingInstance())
                     .withAction(action)
                     .withReason(reason)
                     .withType(type)

@@ -12,6 +12,9 @@ import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
@@ -30,14 +33,25 @@ import org.slf4j.LoggerFactory;
  * <p>Each kind is marked synced from the informer's own event stream (fabric8's {@code onList},
  * delivered after the initial list's adds), so the tracker has seen every listed object before
  * it reports {@link ChangeTracker#initialized()}.
+ *
+ * <p>When the API server goes away, fabric8 retries each watch with backoff on its own and says
+ * nothing above debug level. A small check notices a watch that stays down for
+ * {@link #WATCH_LOST_AFTER} and logs one warning per informer, and one line when it is back:
+ * an outage costs two lines per informer, however long it lasts.
  */
 public final class KubernetesSource implements Source {
     private static final Logger log = LoggerFactory.getLogger(KubernetesSource.class);
+    /** How often the watches are checked. */
+    static final Duration WATCH_CHECK_PERIOD = Duration.ofSeconds(2);
+    /** How long a watch may be down before it is logged (a watch is re-opened every few minutes). */
+    static final Duration WATCH_LOST_AFTER = Duration.ofSeconds(6);
 
     private final KubernetesClient client;
     private final String nodeName;
     private final long resyncMillis;
     private final List<SharedIndexInformer<?>> informers = new ArrayList<>();
+    private final List<WatchState> watches = new ArrayList<>();
+    private ScheduledExecutorService watchCheck;
     private final AtomicBoolean started = new AtomicBoolean();
     private volatile boolean closed;
 
@@ -87,6 +101,57 @@ public final class KubernetesSource implements Source {
                 (ns, name) -> tracker.deleteNode(name), tracker::markNodeSynced);
         log.info("Watching Services, EndpointSlices and Node {} (resync every {} s{})", nodeName,
                 resyncMillis / 1000, proxyName.isEmpty() ? "" : ", service proxy name " + proxyName);
+        watchCheck = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "watch-check");
+            t.setDaemon(true);
+            return t;
+        });
+        long period = WATCH_CHECK_PERIOD.toMillis();
+        watchCheck.scheduleWithFixedDelay(this::checkWatches, period, period, TimeUnit.MILLISECONDS);
+    }
+
+    /** One informer's watch, as the last checks saw it. Touched only by the watch-check thread. */
+    private static final class WatchState {
+        final String what;
+        final SharedIndexInformer<?> informer;
+        long downSinceNanos;
+        boolean reported;
+
+        WatchState(String what, SharedIndexInformer<?> informer) {
+            this.what = what;
+            this.informer = informer;
+        }
+    }
+
+    private void checkWatches() {
+        List<WatchState> current;
+        synchronized (this) {
+            current = List.copyOf(watches);
+        }
+        long now = System.nanoTime();
+        for (WatchState w : current) {
+            try {
+                if (closed || !w.informer.hasSynced()) {
+                    continue; // before the first list, failures are logged by the exception handler
+                }
+                if (w.informer.isWatching()) {
+                    if (w.reported) {
+                        log.info("Watching {} again after {} s; changes made meanwhile are being applied", w.what,
+                                TimeUnit.NANOSECONDS.toSeconds(now - w.downSinceNanos));
+                    }
+                    w.downSinceNanos = 0;
+                    w.reported = false;
+                } else if (w.downSinceNanos == 0) {
+                    w.downSinceNanos = now;
+                } else if (!w.reported && now - w.downSinceNanos >= WATCH_LOST_AFTER.toNanos()) {
+                    w.reported = true;
+                    log.warn("Watch of {} down for {} s (API server unreachable?); the rules in place keep serving,"
+                            + " retrying with backoff", w.what, TimeUnit.NANOSECONDS.toSeconds(now - w.downSinceNanos));
+                }
+            } catch (RuntimeException e) {
+                log.debug("Checking the watch of {} failed", w.what, e);
+            }
+        }
     }
 
     private <T extends HasMetadata> void register(SharedIndexInformer<T> informer, String what, Consumer<T> upsert,
@@ -101,6 +166,7 @@ public final class KubernetesSource implements Source {
             return true;
         });
         informers.add(informer);
+        watches.add(new WatchState(what, informer));
         informer.start().whenComplete((v, t) -> {
             if (t != null) {
                 if (closed) {
@@ -122,6 +188,10 @@ public final class KubernetesSource implements Source {
     @Override
     public synchronized void close() {
         closed = true;
+        if (watchCheck != null) {
+            watchCheck.shutdownNow();
+            watchCheck = null;
+        }
         for (SharedIndexInformer<?> informer : informers) {
             try {
                 informer.stop();
@@ -130,6 +200,7 @@ public final class KubernetesSource implements Source {
             }
         }
         informers.clear();
+        watches.clear();
     }
 
     /** The failure without its CompletionException wrappers, e.g. "java.net.ConnectException: ...". */

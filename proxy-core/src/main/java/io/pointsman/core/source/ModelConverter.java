@@ -55,6 +55,24 @@ public final class ModelConverter {
 
     private static final Consumer<String> IGNORE = w -> { };
 
+    /*
+     * Names end up in rule comments and chain-name hashes. The API server validates them, but
+     * manifest files and other sources do not: a quote, blank or newline in a name would break the
+     * restore payload or add rules to it. So names are held to the API's own rules here.
+     */
+    /** Namespaces, Service and EndpointSlice port names: at most 63 of a-z, 0-9 and '-', alphanumeric at both ends. */
+    static final java.util.regex.Pattern DNS1123_LABEL = java.util.regex.Pattern.compile(
+            "[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
+    /** Service names: a DNS-1123 label that starts with a letter. */
+    static final java.util.regex.Pattern DNS1035_LABEL = java.util.regex.Pattern.compile(
+            "[a-z]([-a-z0-9]{0,61}[a-z0-9])?");
+    /** EndpointSlice names: dot-separated DNS-1123 labels, at most 253 characters. */
+    static final java.util.regex.Pattern DNS1123_SUBDOMAIN = java.util.regex.Pattern.compile(
+            "(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
+    /** Label values: at most 63 of A-Z, a-z, 0-9, '-', '_' and '.', alphanumeric at both ends. */
+    static final java.util.regex.Pattern LABEL_VALUE = java.util.regex.Pattern.compile(
+            "([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?");
+
     private ModelConverter() {
     }
 
@@ -80,6 +98,8 @@ public final class ModelConverter {
         p.require(meta != null, "metadata: missing (expected: an object with metadata.namespace and metadata.name)");
         p.require(notEmpty(name), "metadata.name: missing (expected: the Service's name)");
         p.require(notEmpty(namespace), "metadata.namespace: missing (expected: the Service's namespace)");
+        requireName(namespace, DNS1123_LABEL, "metadata.namespace", "a DNS-1123 label", p);
+        requireName(name, DNS1035_LABEL, "metadata.name", "a DNS-1035 label", p);
         ServiceSpec spec = service.getSpec();
         p.require(spec != null, "spec: missing (expected: a ServiceSpec)");
 
@@ -124,6 +144,9 @@ public final class ModelConverter {
         for (int i = 0; i < specPorts.size(); i++) {
             io.fabric8.kubernetes.api.model.ServicePort sp = specPorts.get(i);
             String at = "spec.ports[" + i + "]";
+            if (notEmpty(sp.getName())) {
+                requireName(sp.getName(), DNS1123_LABEL, at + ".name", "a DNS-1123 label", p);
+            }
             int port = portValue(sp.getPort(), at + ".port", false, p);
             Protocol protocol = protocol(sp.getProtocol(), at + ".protocol", p);
             int nodePort = type == ServiceType.CLUSTER_IP ? 0 : portValue(sp.getNodePort(), at + ".nodePort", true, p);
@@ -274,6 +297,9 @@ public final class ModelConverter {
         String service = meta.getLabels() == null ? null : meta.getLabels().get(SERVICE_NAME_LABEL);
         p.require(notEmpty(service), "metadata.labels[" + SERVICE_NAME_LABEL
                 + "]: missing (expected: the name of the Service the slice belongs to)");
+        requireName(namespace, DNS1123_LABEL, "metadata.namespace", "a DNS-1123 label", p);
+        requireName(name, DNS1123_SUBDOMAIN, "metadata.name", "a DNS-1123 subdomain", p);
+        requireName(service, LABEL_VALUE, "metadata.labels[" + SERVICE_NAME_LABEL + "]", "a label value", p);
         return namespace + "/" + service;
     }
 
@@ -325,6 +351,9 @@ public final class ModelConverter {
             }
             int port = portValue(ep.getPort(), at + ".port", false, p);
             Protocol protocol = protocol(ep.getProtocol(), at + ".protocol", p);
+            if (notEmpty(ep.getName())) {
+                requireName(ep.getName(), DNS1123_LABEL, at + ".name", "a DNS-1123 label", p);
+            }
             ServicePortName spn = new ServicePortName(namespace, serviceName, ep.getName() == null ? "" : ep.getName(),
                     protocol);
             if (out.containsKey(spn)) {
@@ -481,6 +510,13 @@ public final class ModelConverter {
             return Protocol.parse(value);
         } catch (IllegalArgumentException e) {
             throw p.fail(field + ": " + value + " (expected: TCP, UDP or SCTP)");
+        }
+    }
+
+    private static void requireName(String value, java.util.regex.Pattern syntax, String field, String expected,
+                                    Problems p) {
+        if (!syntax.matcher(value).matches()) {
+            throw p.fail(field + ": \"" + value + "\" (expected: " + expected + ")");
         }
     }
 

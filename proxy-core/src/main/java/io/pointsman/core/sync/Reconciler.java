@@ -6,6 +6,7 @@ import io.pointsman.core.model.ChangeSet;
 import io.pointsman.core.model.IpFamily;
 import io.pointsman.core.model.ProxyState;
 import io.pointsman.core.source.ChangeTracker;
+import io.pointsman.core.spi.DriftReport;
 import io.pointsman.core.spi.ProxyBackend;
 import io.pointsman.core.spi.SyncException;
 import io.pointsman.core.spi.SyncResult;
@@ -38,13 +39,26 @@ public final class Reconciler {
     private final Set<IpFamily> families;
     private final Clock clock;
     private final List<NamedAfterSync> afterSync = new CopyOnWriteArrayList<>();
+    private final Duration driftCheckPeriod;
     private boolean needFullSync = true;
     private Instant lastFullSync;
+    private Instant lastDriftCheck;
+    private boolean driftPending;
     private boolean waitingLogged;
     private long syncs;
 
     public Reconciler(ChangeTracker tracker, ProxyBackend backend, ProxyMetrics metrics, ProxyHealth health,
                       Set<IpFamily> families, Clock clock) {
+        this(tracker, backend, metrics, health, families, clock, Duration.ofSeconds(30));
+    }
+
+    /**
+     * @param driftCheckPeriod how often the backend is asked whether the kernel still holds what it
+     *     wrote (the sync period, as upstream's canary monitor polls)
+     */
+    public Reconciler(ChangeTracker tracker, ProxyBackend backend, ProxyMetrics metrics, ProxyHealth health,
+                      Set<IpFamily> families, Clock clock, Duration driftCheckPeriod) {
+        this.driftCheckPeriod = driftCheckPeriod;
         this.tracker = tracker;
         this.backend = backend;
         this.metrics = metrics;
@@ -93,10 +107,14 @@ public final class Reconciler {
         long t0 = System.nanoTime();
         boolean full = needFullSync || lastFullSync == null
                 || Duration.between(lastFullSync, start).compareTo(FULL_SYNC_PERIOD) >= 0;
+        if (!full && syncs > 0) {
+            checkDrift(start);
+            full = needFullSync;
+        }
         ChangeTracker.Drained drained = tracker.drain();
         ProxyState state = drained.state();
         ChangeSet changes = drained.changes();
-        if (!full && changes.isEmpty()) {
+        if (!full && changes.isEmpty() && !driftPending) {
             // Nothing changed: the kernel already holds this state.
             markHealthy();
             runAfterSync(state, ChangeSet.NONE, false);
@@ -117,6 +135,7 @@ public final class Reconciler {
         }
         Duration took = Duration.ofNanos(System.nanoTime() - t0);
         needFullSync = false;
+        driftPending = false;
         if (full) {
             lastFullSync = start;
         }
@@ -143,6 +162,33 @@ public final class Reconciler {
             } catch (RuntimeException e) {
                 log.warn("after-sync step \"{}\" failed, the sync itself stands: {}", step.name(), e.toString(), e);
             }
+        }
+    }
+
+    /**
+     * Every drift-check period, asks the backend whether the kernel still holds what it wrote;
+     * what drifted is rewritten by the sync that follows at once.
+     */
+    private void checkDrift(Instant now) {
+        if (lastDriftCheck != null && Duration.between(lastDriftCheck, now).compareTo(driftCheckPeriod) < 0) {
+            return;
+        }
+        lastDriftCheck = now;
+        try {
+            DriftReport report = backend.checkDrift();
+            if (!report.isEmpty()) {
+                driftPending = true;
+                List<String> all = new java.util.ArrayList<>(report.missing());
+                all.addAll(report.modified());
+                log.warn("drift: the kernel no longer holds {} object(s) as written ({} missing, {} modified: {}{}); repairing now",
+                        report.size(), report.missing().size(), report.modified().size(),
+                        String.join(", ", all.subList(0, Math.min(5, all.size()))), all.size() > 5 ? ", ..." : "");
+            }
+        } catch (SyncException | RuntimeException e) {
+            // Cannot read the kernel back: a full sync rewrites everything anyway.
+            log.warn("drift check failed, next sync will be full: {}", e.getMessage());
+            needFullSync = true;
+            driftPending = true;
         }
     }
 

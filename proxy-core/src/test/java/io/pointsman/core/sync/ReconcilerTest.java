@@ -12,6 +12,7 @@ import io.pointsman.core.model.ChangeSet;
 import io.pointsman.core.model.IpFamily;
 import io.pointsman.core.model.ProxyState;
 import io.pointsman.core.source.ChangeTracker;
+import io.pointsman.core.spi.DriftReport;
 import io.pointsman.core.spi.ProxyBackend;
 import io.pointsman.core.spi.SyncException;
 import io.pointsman.core.spi.SyncResult;
@@ -34,6 +35,16 @@ class ReconcilerTest {
 
         final List<Call> calls = new ArrayList<>();
         int failNext;
+        DriftReport drift = DriftReport.NONE;
+        int driftChecks;
+
+        @Override
+        public DriftReport checkDrift() {
+            driftChecks++;
+            DriftReport d = drift;
+            drift = DriftReport.NONE;
+            return d;
+        }
 
         @Override
         public String mode() {
@@ -169,5 +180,25 @@ class ReconcilerTest {
         backend.failNext = 0;
         reconciler.syncOnce();
         assertThat(health.healthy()).isTrue();
+    }
+
+    @Test
+    void driftIsCheckedEverySyncPeriodAndRepairedAtOnce() {
+        listEverything();
+        reconciler.syncOnce();
+        clock.now = clock.now.plus(Duration.ofSeconds(10));
+        reconciler.syncOnce();
+        assertThat(backend.driftChecks).as("checked on the first run after a sync").isEqualTo(1);
+        clock.now = clock.now.plus(Duration.ofSeconds(10));
+        reconciler.syncOnce();
+        assertThat(backend.driftChecks).as("not again within the period").isEqualTo(1);
+        assertThat(backend.calls).hasSize(1);
+        backend.drift = new DriftReport(List.of("IPv4 nat KUBE-SVC-X"), List.of());
+        clock.now = clock.now.plus(Duration.ofSeconds(31));
+        reconciler.syncOnce();
+        assertThat(backend.driftChecks).isEqualTo(2);
+        assertThat(backend.calls).as("drift makes a sync even with nothing changed").hasSize(2);
+        assertThat(backend.calls.get(1).full()).isFalse();
+        assertThat(backend.calls.get(1).changes().isEmpty()).isTrue();
     }
 }

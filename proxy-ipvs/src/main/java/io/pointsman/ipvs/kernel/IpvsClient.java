@@ -98,6 +98,11 @@ public final class IpvsClient implements AutoCloseable {
         return IpvsCodec.decodeTimeouts(r.get(0));
     }
 
+    /** How many datagrams the last request's replies took (for checks and diagnostics). */
+    public int lastDatagrams() {
+        return socket.lastDatagrams();
+    }
+
     @Override
     public void close() {
         socket.close();

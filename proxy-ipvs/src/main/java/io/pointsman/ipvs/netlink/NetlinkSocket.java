@@ -25,6 +25,7 @@ public final class NetlinkSocket implements AutoCloseable {
     private final byte[] receiveBuffer = new byte[RECEIVE_BUFFER];
     private int fd;
     private int nextSeq = 1;
+    private int lastDatagrams;
 
     private NetlinkSocket(LibC c, int fd, int protocol) {
         this.c = c;
@@ -98,15 +99,22 @@ public final class NetlinkSocket implements AutoCloseable {
         byte[] bytes = request.finish(seq, 0);
         send(operation, bytes);
         ReplyAssembler replies = new ReplyAssembler(operation, seq, request.flags());
+        lastDatagrams = 0;
         // Bounded: every datagram either completes the exchange or adds replies; the timeout ends silence.
         while (true) {
             int n = receive(operation);
+            lastDatagrams++;
             for (Message m : Message.split(receiveBuffer, n)) {
                 if (replies.accept(m)) {
                     return replies.replies();
                 }
             }
         }
+    }
+
+    /** How many datagrams the last request's replies arrived in (a large dump spans several). */
+    public synchronized int lastDatagrams() {
+        return lastDatagrams;
     }
 
     private void send(String operation, byte[] bytes) throws NetlinkException {
