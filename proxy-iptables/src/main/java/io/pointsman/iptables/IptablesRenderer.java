@@ -78,6 +78,9 @@ public final class IptablesRenderer {
     private final StringBuilder natRules = new StringBuilder(1 << 12);
     private final StringBuilder natServiceRules = new StringBuilder(1 << 16);
     private final StringBuilder[] entryBuffers = new StringBuilder[TopChain.COUNT];
+    /** The size the big buffers reached in the last full render. */
+    private int lastNatChains;
+    private int lastNatServiceRules;
     private final List<String> chainNames = new ArrayList<>();
     private final List<String> chainHostPorts = new ArrayList<>();
     private int[] spanBuffer = new int[32];
@@ -175,6 +178,9 @@ public final class IptablesRenderer {
         natChains.setLength(0);
         natRules.setLength(0);
         natServiceRules.setLength(0);
+        // A released buffer is sized once from the last render, not grown by doubling (each step a copy).
+        natChains.ensureCapacity(lastNatChains + (lastNatChains >> 3));
+        natServiceRules.ensureCapacity(lastNatServiceRules + (lastNatServiceRules >> 3));
         useNode(state.node());
 
         int filterChainCount = 0;
@@ -207,6 +213,8 @@ public final class IptablesRenderer {
             noLocalExternal += sr.noLocalExternal ? 1 : 0;
         }
 
+        lastNatChains = natChains.length();
+        lastNatServiceRules = natServiceRules.length();
         Map<TopChain, ChainDigest> top = new EnumMap<>(TopChain.class);
         int filterRuleCount = 0;
         int natRuleCount = natServiceRuleCount;

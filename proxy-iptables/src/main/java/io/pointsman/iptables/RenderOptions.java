@@ -77,7 +77,9 @@ public record RenderOptions(IpFamily family, String masqueradeMark, boolean masq
         boolean localhost = family == IpFamily.IPv4 && config.localhostNodePorts() && loopbackAllowed;
         return new RenderOptions(family, "0x" + Integer.toHexString(config.masqueradeMark()), config.masqueradeAll(),
                 config.detectLocalMode(), clusterCidr, config.bridgeInterface(), config.interfaceNamePrefix(),
-                localhost, hostFeatures.contains(FEATURE_NFACCT), hostFeatures.contains(FEATURE_RANDOM_FULLY), true,
+                localhost, hostFeatures.contains(FEATURE_NFACCT), hostFeatures.contains(FEATURE_RANDOM_FULLY),
+                // Upstream drops INVALID packets only when nf_conntrack_tcp_be_liberal is off.
+                !hostFeatures.contains(io.pointsman.core.linux.StartupSysctls.FEATURE_TCP_BE_LIBERAL),
                 cidrs, primary);
     }
 

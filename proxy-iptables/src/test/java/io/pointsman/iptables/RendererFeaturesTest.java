@@ -202,6 +202,14 @@ class RendererFeaturesTest {
     }
 
     @Test
+    void noInvalidDropWhenConntrackIsTcpBeLiberal() {
+        ProxyState state = one(svc("ns1", "svc1", "p80", "172.30.0.41", 80), ep("10.180.0.1", 80));
+        String liberal = render(options(b -> { }, io.pointsman.core.linux.StartupSysctls.FEATURE_TCP_BE_LIBERAL), state);
+        assertThat(rules(liberal, "filter", "KUBE-FORWARD")).noneMatch(r -> r.contains("INVALID"))
+                .hasSize(2);
+    }
+
+    @Test
     void localhostNodePortsOff() {
         String p = render(options(b -> b.localhostNodePorts = false, "nfacct"),
                 one(svc("ns1", "svc1", "p80", "172.30.0.41", 80).type(ServiceType.NODE_PORT).nodePort(3001),

@@ -2,7 +2,11 @@ package io.pointsman.nftables;
 
 import io.pointsman.core.model.ServicePortName;
 import io.pointsman.nftables.Contribution.Element;
+import java.util.AbstractMap;
+import java.util.AbstractSet;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
@@ -21,7 +25,7 @@ import java.util.Set;
 final class DesiredTable {
     private final Ruleset ruleset;
     private final Table table = new Table();
-    private final Map<String, Map<String, Claim>> claims = new HashMap<>();
+    private final Map<String, SetClaims> claims = new HashMap<>();
     private final Map<ServicePortName, Contribution> services = new HashMap<>();
     private Contribution staticPart = Contribution.NONE;
     private final Map<String, Integer> lbRefs = new HashMap<>();
@@ -205,46 +209,100 @@ final class DesiredTable {
     }
 
     private void claim(ServicePortName owner, String set, String key, String value) {
-        Map<String, Claim> byKey = claims.get(set);
-        if (byKey == null) {
-            byKey = new HashMap<>();
-            claims.put(set, byKey);
+        SetClaims sc = claims.get(set);
+        if (sc == null) {
+            sc = new SetClaims();
+            claims.put(set, sc);
+            table.elements.put(set, sc);
         }
-        Claim head = byKey.get(key);
+        Claim head = sc.claims.get(key);
         Claim updated = head == null ? new Claim(owner, value, null) : insert(head, owner, value);
-        byKey.put(key, updated);
+        sc.claims.put(key, updated);
         if (head == null || !head.value.equals(updated.value)) {
-            table.elementsOf(set).put(key, updated.value);
             touch(set, key);
         }
     }
 
     private void unclaim(ServicePortName owner, String set, String key) {
-        Map<String, Claim> byKey = claims.get(set);
-        Claim head = byKey == null ? null : byKey.get(key);
+        SetClaims sc = claims.get(set);
+        Claim head = sc == null ? null : sc.claims.get(key);
         if (head == null) {
             return;
         }
         Claim updated = remove(head, owner);
         if (updated == null) {
-            byKey.remove(key);
-            if (byKey.isEmpty()) {
+            sc.claims.remove(key);
+            if (sc.claims.isEmpty()) {
                 claims.remove(set);
-            }
-            Map<String, String> elements = table.elements.get(set);
-            if (elements != null) {
-                elements.remove(key);
-                if (elements.isEmpty()) {
-                    table.elements.remove(set);
-                }
+                table.elements.remove(set);
             }
             touch(set, key);
             return;
         }
-        byKey.put(key, updated);
+        sc.claims.put(key, updated);
         if (!updated.value.equals(head.value)) {
-            table.elementsOf(set).put(key, updated.value);
             touch(set, key);
+        }
+    }
+
+    /**
+     * The claims on one set's elements, and at the same time (as a read-only map) the elements'
+     * values: the first claim's. One hash map per set instead of two.
+     */
+    private static final class SetClaims extends AbstractMap<String, String> {
+        final HashMap<String, Claim> claims = new HashMap<>();
+
+        @Override
+        public String get(Object key) {
+            Claim c = claims.get(key);
+            return c == null ? null : c.value;
+        }
+
+        @Override
+        public boolean containsKey(Object key) {
+            return claims.containsKey(key);
+        }
+
+        @Override
+        public int size() {
+            return claims.size();
+        }
+
+        @Override
+        public boolean isEmpty() {
+            return claims.isEmpty();
+        }
+
+        @Override
+        public Set<String> keySet() {
+            return Collections.unmodifiableSet(claims.keySet());
+        }
+
+        @Override
+        public Set<Map.Entry<String, String>> entrySet() {
+            return new AbstractSet<>() {
+                @Override
+                public Iterator<Map.Entry<String, String>> iterator() {
+                    Iterator<Map.Entry<String, Claim>> it = claims.entrySet().iterator();
+                    return new Iterator<>() {
+                        @Override
+                        public boolean hasNext() {
+                            return it.hasNext();
+                        }
+
+                        @Override
+                        public Map.Entry<String, String> next() {
+                            Map.Entry<String, Claim> e = it.next();
+                            return new AbstractMap.SimpleImmutableEntry<>(e.getKey(), e.getValue().value);
+                        }
+                    };
+                }
+
+                @Override
+                public int size() {
+                    return claims.size();
+                }
+            };
         }
     }
 

@@ -92,6 +92,96 @@ final class ElementCodec {
         return id;
     }
 
+    private static final int V4 = 1;
+    private static final int V6 = 2;
+    private static final int PROTO = 3;
+    private static final int PORT = 4;
+
+    /** A value's field types as codes, worked out once per set rather than per element. */
+    record Layout(List<String> types, int[] codes) {
+        static Layout of(List<String> types) {
+            int[] codes = new int[types.size()];
+            for (int i = 0; i < codes.length; i++) {
+                codes[i] = switch (types.get(i)) {
+                    case "ipv4_addr" -> V4;
+                    case "ipv6_addr" -> V6;
+                    case "inet_proto" -> PROTO;
+                    case "inet_service" -> PORT;
+                    default -> throw new IllegalArgumentException("set field type: " + types.get(i));
+                };
+            }
+            return new Layout(List.copyOf(types), codes);
+        }
+    }
+
+    /** Writes the bytes of {@code text} into {@code out} at {@code off}; answers the length. */
+    static int encode(Layout layout, String text, byte[] out, int off) {
+        int[] codes = layout.codes();
+        int fields = codes.length;
+        int p = off;
+        int start = 0;
+        for (int i = 0; i < fields; i++) {
+            int sep = i == fields - 1 ? text.length() : text.indexOf(" . ", start);
+            if (sep < 0) {
+                return encode(layout.types(), text, out, off); // says what is wrong
+            }
+            int size;
+            switch (codes[i]) {
+                case V4 -> {
+                    if (!parseV4(text, start, sep, out, p)) {
+                        return encode(layout.types(), text, out, off);
+                    }
+                    size = 4;
+                }
+                case PORT -> {
+                    int port = digits(text, start, sep);
+                    if (port < 0 || port > 65535) {
+                        return encode(layout.types(), text, out, off);
+                    }
+                    out[p] = (byte) (port >> 8);
+                    out[p + 1] = (byte) port;
+                    size = 2;
+                }
+                case PROTO -> {
+                    int len = sep - start;
+                    int n = len == 3 && text.startsWith("tcp", start) ? 6 : len == 3 && text.startsWith("udp", start) ? 17
+                            : len == 4 && text.startsWith("sctp", start) ? 132 : -1;
+                    if (n < 0) {
+                        return encode(layout.types(), text, out, off);
+                    }
+                    out[p] = (byte) n;
+                    size = 1;
+                }
+                default -> {
+                    return encode(layout.types(), text, out, off);
+                }
+            }
+            int padded = fields == 1 ? size : (size + 3) & ~3;
+            for (int z = size; z < padded; z++) {
+                out[p + z] = 0;
+            }
+            p += padded;
+            start = sep + 3;
+        }
+        return p - off;
+    }
+
+    /** The decimal number between from and to, -1 when it is not one. */
+    private static int digits(String text, int from, int to) {
+        if (to <= from || to - from > 5) {
+            return -1;
+        }
+        int v = 0;
+        for (int i = from; i < to; i++) {
+            char c = text.charAt(i);
+            if (c < '0' || c > '9') {
+                return -1;
+            }
+            v = v * 10 + (c - '0');
+        }
+        return v;
+    }
+
     /** Writes the bytes of {@code text} into {@code out} at {@code off}; answers the length. */
     static int encode(List<String> types, String text, byte[] out, int off) {
         int fields = types.size();
@@ -124,7 +214,7 @@ final class ElementCodec {
                 }
                 case "inet_proto" -> out[p] = (byte) protocolNumber(field);
                 case "inet_service" -> {
-                    int port = Integer.parseInt(field);
+                    int port = field.matches("[0-9]{1,5}") ? Integer.parseInt(field) : -1;
                     if (port < 0 || port > 65535) {
                         throw new IllegalArgumentException("element \"" + text + "\": port " + field
                                 + " (expected: 0-65535)");
@@ -211,7 +301,7 @@ final class ElementCodec {
             case "udp" -> 17;
             case "sctp" -> 132;
             default -> {
-                int n = Integer.parseInt(name);
+                int n = name.matches("[0-9]{1,3}") ? Integer.parseInt(name) : -1;
                 if (n < 0 || n > 255) {
                     throw new IllegalArgumentException("protocol: " + name + " (expected: tcp, udp, sctp or 0-255)");
                 }

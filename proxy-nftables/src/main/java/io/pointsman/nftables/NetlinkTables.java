@@ -75,7 +75,7 @@ final class NetlinkTables implements AutoCloseable {
         for (ElementChanges c : changes) {
             for (Map.Entry<String, List<String>> e : c.deletes().entrySet()) {
                 SetDef def = c.sets().get(e.getKey());
-                List<String> keyTypes = ElementCodec.keyTypes(def);
+                ElementCodec.Layout keyTypes = ElementCodec.Layout.of(ElementCodec.keyTypes(def));
                 int msg = -1;
                 int list = -1;
                 for (String key : e.getValue()) {
@@ -107,8 +107,10 @@ final class NetlinkTables implements AutoCloseable {
         for (ElementChanges c : changes) {
             for (Map.Entry<String, Map<String, String>> e : c.adds().entrySet()) {
                 SetDef def = c.sets().get(e.getKey());
-                List<String> keyTypes = ElementCodec.keyTypes(def);
-                List<String> dataTypes = ElementCodec.dataTypes(def);
+                ElementCodec.Layout keyTypes = ElementCodec.Layout.of(ElementCodec.keyTypes(def));
+                List<String> dataList = ElementCodec.dataTypes(def);
+                boolean verdict = dataList != null && dataList.get(0).equals("verdict");
+                ElementCodec.Layout dataTypes = dataList == null || verdict ? null : ElementCodec.Layout.of(dataList);
                 int msg = -1;
                 int list = -1;
                 for (Map.Entry<String, String> el : e.getValue().entrySet()) {
@@ -125,12 +127,10 @@ final class NetlinkTables implements AutoCloseable {
                     }
                     int n = w.nest(1);
                     value(1, keyTypes, el.getKey());
-                    if (dataTypes != null) {
-                        if (dataTypes.get(0).equals("verdict")) {
-                            verdict(el.getValue());
-                        } else {
-                            value(2, dataTypes, el.getValue());
-                        }
+                    if (verdict) {
+                        verdict(el.getValue());
+                    } else if (dataTypes != null) {
+                        value(2, dataTypes, el.getValue());
                     }
                     w.endNest(n);
                     if (w.since(list) > MAX_NEST) {
@@ -159,7 +159,7 @@ final class NetlinkTables implements AutoCloseable {
     }
 
     /** NFTA_SET_ELEM_KEY or _DATA holding NFTA_DATA_VALUE. */
-    private void value(int attr, List<String> types, String text) {
+    private void value(int attr, ElementCodec.Layout types, String text) {
         int len = ElementCodec.encode(types, text, scratch, 0);
         int nest = w.nest(attr);
         w.attrBytes(1, scratch, 0, len);

@@ -2,10 +2,9 @@ package io.pointsman.nftables;
 
 import io.pointsman.core.linux.ExecNft;
 import io.pointsman.core.linux.Nft;
+import io.pointsman.core.linux.ProcSysctl;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -30,7 +29,7 @@ final class RouteLocalnet {
         }
         try {
             if (exec.commandPrefix().isEmpty()) {
-                Files.writeString(Path.of("/proc/sys/net/ipv4/conf/all/route_localnet"), "1");
+                new ProcSysctl().write(SYSCTL, "1");
             } else {
                 List<String> cmd = new ArrayList<>(exec.commandPrefix());
                 cmd.addAll(List.of("sysctl", "-q", "-w", SYSCTL + "=1"));

@@ -58,4 +58,13 @@ class ConntrackFlowTest {
         assertThatThrownBy(() -> new Conntrack.Filter(IpFamily.IPv4, Protocol.UDP, "-L", 53, "10.0.0.1", 53))
                 .isInstanceOf(IllegalArgumentException.class);
     }
+
+    @Test
+    void theDryRunReadsNothingAndDeletesNothing() throws ConntrackException {
+        DryRunConntrack dry = new DryRunConntrack();
+        assertThat(dry.dryRun()).isTrue();
+        assertThat(dry.list(IpFamily.IPv4, Protocol.UDP)).isEmpty();
+        assertThat(dry.delete(new Conntrack.Filter(IpFamily.IPv4, Protocol.UDP, "10.96.0.10", 53, "10.244.1.2", 5353)))
+                .isZero();
+    }
 }

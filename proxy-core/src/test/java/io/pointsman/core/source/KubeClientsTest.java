@@ -72,6 +72,14 @@ class KubeClientsTest {
     }
 
     @Test
+    void lostWatchesAreRetriedWithinSecondsOfTheApisReturn() throws IOException {
+        // fabric8 doubles the pause up to 32 times the interval: 8 s at most, not 32 s.
+        Config config = KubeClients.config(Optional.of(kubeconfig("flag", "https://flag.example:6443")), "");
+        assertThat(config.getWatchReconnectInterval()).isEqualTo(KubeClients.WATCH_RECONNECT_INTERVAL_MS);
+        assertThat(config.getWatchReconnectInterval() * 32L).isLessThanOrEqualTo(8_000L);
+    }
+
+    @Test
     void creatingAClientNeverLogsTheToken() throws IOException {
         Path flag = kubeconfig("flag", "https://flag.example:6443");
         Logger logger = (Logger) LoggerFactory.getLogger(KubeClients.class);

@@ -59,14 +59,20 @@ public final class NftablesBench {
         TimedNft nft = new TimedNft(new ExecNft(List.of("ip", "netns", "exec", nsPointsman)));
         NftablesBackend backend = NftablesBackend.create(config, new ProxyMetrics("nftables"), nft, nsPointsman, () -> { });
         long t0 = System.nanoTime();
+        long cpu0 = cpuNanos();
         SyncResult full = backend.sync(state, ChangeSet.NONE, true);
         double fullMs = ms(t0);
+        double fullCpuMs = (cpuNanos() - cpu0) / 1e6;
         result("full_ms", fullMs);
-        result("full_nft_ms", nft.applyMs);
+        result("full_cpu_ms", fullCpuMs);
+        result("full_prepare_ms", full.counts().get("prepareMs"));
+        result("full_nft_ms", full.counts().get("nftMs"));
+        result("full_netlink_ms", full.counts().get("netlinkMs"));
         result("full_script_mb", nft.lastScriptBytes / 1e6);
-        System.out.printf("   Pointsman full sync: %.0f ms (nft -f of the structure %.0f ms, %.2f MB; the rest is"
-                + " rendering and the netlink transaction of the elements), %s%n",
-                fullMs, nft.applyMs, nft.lastScriptBytes / 1e6, full.counts());
+        System.out.printf("   Pointsman first full sync (cold JVM): %.0f ms (computing %d ms, nft -f of the structure %d ms,"
+                + " netlink transaction of %,d elements %d ms); CPU %.0f ms (all JVM threads, JIT included)%n",
+                fullMs, full.counts().get("prepareMs"), full.counts().get("nftMs"), full.counts().get("elementsAdded"),
+                full.counts().get("netlinkMs"), fullCpuMs);
 
         // One-endpoint changes: one endpoint of one Service replaced each time.
         Map<ServicePortName, List<Endpoint>> endpoints = new HashMap<>(state.endpoints());
@@ -99,8 +105,22 @@ public final class NftablesBench {
         double restartMs = ms(t2);
         result("restart_ms", restartMs);
         restarted.close();
-        System.out.printf("   Pointsman restart (read back + compare + rewrite rules): %.0f ms, elements written %d%n",
-                restartMs, again.counts().getOrDefault("elementsAdded", -1L));
+        System.out.printf("   Pointsman restart (read back through netlink, compare, rewrite the rules): %.0f ms;"
+                + " elements written %d, deleted %d%n", restartMs, again.counts().getOrDefault("elementsAdded", -1L),
+                again.counts().getOrDefault("elementsDeleted", -1L));
+
+        // The same full sync again into an emptied namespace, now that the JIT compiled the code.
+        new ExecNft(List.of("ip", "netns", "exec", nsPointsman)).apply("delete table ip pointsman\n");
+        try (NftablesBackend warm = NftablesBackend.create(config, new ProxyMetrics("nftables"), nft, nsPointsman, () -> { })) {
+            long t3 = System.nanoTime();
+            long cpu3 = cpuNanos();
+            SyncResult again2 = warm.sync(state, ChangeSet.NONE, true);
+            double warmMs = ms(t3);
+            result("full_warm_ms", warmMs);
+            System.out.printf("   Pointsman full sync again (warm JVM, emptied namespace): %.0f ms (computing %d ms, nft -f %d ms,"
+                    + " netlink %d ms); CPU %.0f ms%n", warmMs, again2.counts().get("prepareMs"),
+                    again2.counts().get("nftMs"), again2.counts().get("netlinkMs"), (cpuNanos() - cpu3) / 1e6);
+        }
 
         // Upstream style: a chain per service port and per endpoint.
         String upstream = UpstreamStyle.full(state, n, m);
@@ -114,7 +134,9 @@ public final class NftablesBench {
             return;
         }
         result("upstream_full_ms", upFull);
-        System.out.printf("   upstream-style nft -f: %.0f ms; Pointsman full sync is %.1fx faster%n", upFull, upFull / fullMs);
+        result("upstream_full_cpu_ms", lastCpuMs);
+        System.out.printf("   upstream-style nft -f: %.0f ms (CPU %.0f ms); Pointsman's first full sync is %.1fx faster%n",
+                upFull, lastCpuMs, upFull / fullMs);
         double[] upChange = new double[Math.min(changes, 3)];
         for (int c = 0; c < upChange.length; c++) {
             upChange[c] = nftFile(nsUpstream, UpstreamStyle.endpointChange(state, c), upstreamTimeout);
@@ -154,14 +176,22 @@ public final class NftablesBench {
         return a + "." + ((v >> 16) & 255) + "." + ((v >> 8) & 255) + "." + (v & 255);
     }
 
+    /** CPU time (user + system) of the last {@link #nftFile} run, -1 when unknown. */
+    static double lastCpuMs = -1;
+
+    static long cpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+                .getOperatingSystemMXBean()).getProcessCpuTime();
+    }
+
     /** nft -f of a file in a namespace; milliseconds, or -1 when it did not finish in time. */
     static double nftFile(String ns, String script, long timeoutSeconds) throws IOException, InterruptedException {
         Path file = Files.createTempFile("pm-bench-", ".nft");
         try {
             Files.writeString(file, script, StandardCharsets.UTF_8);
             long t = System.nanoTime();
-            Process p = new ProcessBuilder("ip", "netns", "exec", ns, "nft", "-f", file.toString())
-                    .redirectErrorStream(true).start();
+            Process p = new ProcessBuilder("ip", "netns", "exec", ns, "/usr/bin/time", "-f", "CPU %U %S", "nft", "-f",
+                    file.toString()).redirectErrorStream(true).start();
             if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
                 p.waitFor();
@@ -172,6 +202,13 @@ public final class NftablesBench {
             if (p.exitValue() != 0) {
                 throw new IllegalStateException("nft -f of the upstream-style script failed: "
                         + out.substring(0, Math.min(out.length(), 2000)));
+            }
+            lastCpuMs = -1;
+            for (String line : out.split("\n")) {
+                if (line.startsWith("CPU ")) {
+                    String[] f = line.split(" ");
+                    lastCpuMs = (Double.parseDouble(f[1]) + Double.parseDouble(f[2])) * 1000;
+                }
             }
             return elapsed;
         } finally {
