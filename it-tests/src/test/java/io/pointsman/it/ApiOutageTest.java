@@ -46,7 +46,7 @@ class ApiOutageTest {
     @Timeout(300)
     void rulesKeepServingThroughAnApiOutageAndChangesMadeMeanwhileArriveSoonAfter() throws Exception {
         Kernel.require("ip", "iptables", "iptables-restore", "iptables-save", "socat");
-        Path jar = Daemon.jar();
+        Daemon.jar(); // fails in CI, skips elsewhere, when the jar is missing
         CompactingDispatcher dispatcher = new CompactingDispatcher();
         try (RunDir runDir = RunDir.create(); Lab lab = Lab.create(runDir); MockApi api = MockApi.start(dispatcher)) {
             KubernetesClient k = api.client();
@@ -61,7 +61,7 @@ class ApiOutageTest {
             lab.node().exec("iptables", "-w", "-I", "OUTPUT", "-o", "lo", "-p", "tcp", "--dport",
                     Integer.toString(Lab.API_PORT), "--syn", "-m", "comment", "--comment", SYN_COUNTER);
             ApiRelay relay = ApiRelay.connect(lab, api.port());
-            DaemonProcess daemon = DaemonProcess.start(lab, jar, daemonEnv(), "pointsman.log",
+            DaemonProcess daemon = DaemonProcess.start(lab, DaemonProcess.jarCopy(runDir), daemonEnv(), "pointsman.log",
                     flags(relay.kubeconfig("kubeconfig", "lab-token")));
             try {
                 await("first sync: " + WEB_IP + ":80 answered").atMost(Duration.ofSeconds(60))

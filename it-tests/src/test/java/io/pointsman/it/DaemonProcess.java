@@ -48,6 +48,21 @@ final class DaemonProcess {
         return new DaemonProcess(List.copyOf(cmd), s.process(), logFile);
     }
 
+    /**
+     * A copy of the packaged jar in the run directory: a daemon started twice runs the same build
+     * even when the jar is rebuilt meanwhile (a JVM reading a jar that is being rewritten may fail
+     * in odd ways).
+     */
+    static Path jarCopy(RunDir runDir) {
+        Path copy = runDir.resolve("pointsman.jar");
+        try {
+            Files.copy(Daemon.jar(), copy, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("cannot copy " + Daemon.jar() + " to " + copy + ": " + e.getMessage(), e);
+        }
+        return copy;
+    }
+
     /** The usual flags of a lab daemon without the bind addresses: kubeconfig, node name, cluster CIDR. */
     static List<String> baseFlags(Path kubeconfig, String nodeName) {
         return List.of("--kubeconfig", kubeconfig.toString(), "--hostname-override", nodeName,
@@ -95,11 +110,31 @@ final class DaemonProcess {
         return command;
     }
 
-    /** Command line, state and the whole log: what a failure report needs. */
+    /** Command line, state (a thread dump when it runs) and the whole log: what a failure report needs. */
     String describe() {
         return "daemon command: " + String.join(" ", command) + "\n"
-                + "daemon state: " + (process.isAlive() ? "running, pid " + process.pid()
+                + "daemon state: " + (process.isAlive() ? "running, pid " + process.pid() + "\n" + processState()
                 : "exited with " + process.exitValue()) + " (now " + Instant.now() + ")\n"
                 + "---- " + log.getFileName() + " ----\n" + log() + "\n---- end of " + log.getFileName() + " ----";
+    }
+
+    /** What the kernel says about the process, and its threads if it is a JVM by now. */
+    private String processState() {
+        StringBuilder b = new StringBuilder();
+        Path proc = Path.of("/proc", Long.toString(process.pid()));
+        for (String f : List.of("comm", "wchan")) {
+            try {
+                b.append(f).append(": ").append(Files.readString(proc.resolve(f)).strip()).append('\n');
+            } catch (IOException e) {
+                b.append(f).append(": (").append(e.getMessage()).append(")\n");
+            }
+        }
+        Path jstack = Path.of(System.getProperty("java.home"), "bin", "jstack");
+        if (Files.isExecutable(jstack)) {
+            Command.Outcome o = Command.run(List.of(jstack.toString(), Long.toString(process.pid())), null,
+                    java.time.Duration.ofSeconds(20));
+            b.append("---- jstack ----\n").append(o.stdout()).append(o.stderr()).append("---- end of jstack ----\n");
+        }
+        return b.toString();
     }
 }

@@ -37,7 +37,7 @@ class FailedApplyTest {
     @Timeout(240)
     void aRejectedRestoreKeepsTheOldRulesIsLoggedCountedAndRetriedInFull() throws Exception {
         Kernel.require("ip", "iptables-restore", "iptables-save", "socat", "sed");
-        Path jar = Daemon.jar();
+        Daemon.jar(); // fails in CI, skips elsewhere, when the jar is missing
         try (RunDir runDir = RunDir.create(); Lab lab = Lab.create(runDir); MockApi api = MockApi.start()) {
             KubernetesClient k = api.client();
             Lab.Pod podA = lab.pod("pod-a");
@@ -52,7 +52,7 @@ class FailedApplyTest {
             f.addAll(List.of("--metrics-bind-address", Daemon.METRICS_ADDRESS, "--healthz-bind-address",
                     Daemon.HEALTHZ_ADDRESS, "--iptables-min-sync-period", "1s",
                     "--iptables-sync-period", SYNC_PERIOD.toSeconds() + "s"));
-            DaemonProcess daemon = DaemonProcess.start(lab, jar, Map.of("PATH", restore.path()), "pointsman.log",
+            DaemonProcess daemon = DaemonProcess.start(lab, DaemonProcess.jarCopy(runDir), Map.of("PATH", restore.path()), "pointsman.log",
                     f.toArray(new String[0]));
             var slices = k.discovery().v1().endpointSlices().inNamespace(ClusterObjects.NAMESPACE);
             try {

@@ -30,7 +30,7 @@ class SecurityDefaultsTest {
     @Timeout(180)
     void metricsAndConfigzListenOnLoopbackOnlyAndNeverShowTheToken() throws Exception {
         Kernel.require("ip", "iptables-restore", "iptables-save", "socat");
-        Path jar = Daemon.jar();
+        Daemon.jar(); // fails in CI, skips elsewhere, when the jar is missing
         String token = "pm-lab-secret-" + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
         try (RunDir runDir = RunDir.create(); Lab lab = Lab.create(runDir); MockApi api = MockApi.start()) {
             KubernetesClient k = api.client();
@@ -42,7 +42,7 @@ class SecurityDefaultsTest {
             Path kubeconfig = relay.kubeconfig("kubeconfig", token);
             List<String> flags = new ArrayList<>(DaemonProcess.baseFlags(kubeconfig, NODE_NAME));
             flags.addAll(List.of("-v", "6")); // the most verbose level; no bind address flags: the defaults
-            DaemonProcess daemon = DaemonProcess.start(lab, jar, Map.of(), "pointsman.log", flags.toArray(new String[0]));
+            DaemonProcess daemon = DaemonProcess.start(lab, DaemonProcess.jarCopy(runDir), Map.of(), "pointsman.log", flags.toArray(new String[0]));
             try {
                 await("first sync").atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(300))
                         .failFast("the daemon exited", () -> !daemon.alive())

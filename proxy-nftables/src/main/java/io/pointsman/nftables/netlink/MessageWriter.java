@@ -29,8 +29,12 @@ public final class MessageWriter {
         return pos;
     }
 
+    /** Empties the buffer; one grown for a bulk transaction is given back. */
     public void reset() {
         pos = 0;
+        if (buf.length > (1 << 20)) {
+            buf = new byte[1 << 16];
+        }
     }
 
     /** Starts a message with its nfgenmsg header; answers its start for {@link #end(int)}. */

@@ -32,7 +32,12 @@ public final class NfSocket implements AutoCloseable {
     private final LibC c;
     private final Runtime runtime;
     private final String where;
-    private final byte[] receive = new byte[1 << 20];
+    /**
+     * jnr-ffi copies a whole array across on every call, so it is kept small: the kernel's dump
+     * datagrams stay within 32 KiB (it sizes them by the largest read, capped there).
+     */
+    private final byte[] receive = new byte[64 * 1024];
+    private static final int MSG_TRUNC = 0x20;
     private int fd;
     private int sendBuffer;
     private int seq = (int) (System.nanoTime() & 0x3fffffff);
@@ -245,7 +250,9 @@ public final class NfSocket implements AutoCloseable {
     }
 
     private void send(byte[] datagram, int length) throws NetlinkException {
-        long sent = c.send(fd, datagram, length, 0);
+        // Only the bytes used: jnr-ffi would copy the whole (possibly much larger) array.
+        byte[] exact = datagram.length == length ? datagram : java.util.Arrays.copyOf(datagram, length);
+        long sent = c.send(fd, exact, length, 0);
         if (sent != length) {
             int errno = runtime.getLastError();
             throw new NetlinkException("cannot send " + length + " bytes to netfilter in " + where + ": "
@@ -255,7 +262,11 @@ public final class NfSocket implements AutoCloseable {
 
     private int recv() throws NetlinkException {
         while (true) {
-            long n = c.recv(fd, receive, receive.length, 0);
+            long n = c.recv(fd, receive, receive.length, MSG_TRUNC);
+            if (n > receive.length) {
+                throw new NetlinkException("a netfilter reply of " + n + " bytes in " + where + " (expected: at most "
+                        + receive.length + ")", 0);
+            }
             if (n > 0) {
                 return (int) n;
             }

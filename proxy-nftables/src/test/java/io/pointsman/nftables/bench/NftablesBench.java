@@ -193,6 +193,8 @@ public final class NftablesBench {
             Process p = new ProcessBuilder("ip", "netns", "exec", ns, "/usr/bin/time", "-f", "CPU %U %S", "nft", "-f",
                     file.toString()).redirectErrorStream(true).start();
             if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+                // time(1) forks nft: end the whole tree, or nft would go on loading (and holding our output).
+                p.descendants().forEach(ProcessHandle::destroyForcibly);
                 p.destroyForcibly();
                 p.waitFor();
                 return -1;
