@@ -10,6 +10,7 @@
 #     one netlink transaction of the elements), in a cold JVM, and again once the JIT is warm;
 #   * one-endpoint changes (each one netlink transaction), median and max;
 #   * a restart: a new backend reads the table back through netlink, compares, writes no element;
+#   * a drift check (what the daemon runs every sync period): read back and compare;
 #   * an upstream-style ruleset for the same Services (a chain per service port and per endpoint,
 #     upstream kube-proxy's documented nftables layout) loaded with nft -f into another namespace,
 #     and one endpoint change in it (new endpoint chain, service chain rewritten, old chain gone);
@@ -84,17 +85,17 @@ echo "== summary (ms; x = how many times faster Pointsman is)"
 awk '
   $1 == "RESULT" { n = $2; v[n, $3] = $4; if (!(n in seen)) { seen[n] = 1; order[++count] = n } }
   END {
-    printf "| N x M | Pointsman first full sync (cold JVM) | its CPU | again, warm JVM | upstream-style nft -f | its CPU | x (wall, cold) | Pointsman 1-endpoint change (median / max) | upstream-style change | x | restart (read back, compare) |\n"
-    printf "|---|---|---|---|---|---|---|---|---|---|---|\n"
+    printf "| N x M | Pointsman first full sync (cold JVM) | its CPU | again, warm JVM | upstream-style nft -f | its CPU | x (wall, cold) | Pointsman 1-endpoint change (median / max) | upstream-style change | x | restart (read back, compare) | drift check |\n"
+    printf "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     for (i = 1; i <= count; i++) {
       n = order[i]
       up = v[n, "upstream_full_ms"] != "" ? sprintf("%.0f", v[n, "upstream_full_ms"]) \
          : (v[n, "upstream_full_timeout_s"] != "" ? sprintf("> %d s (stopped)", v[n, "upstream_full_timeout_s"]) : "")
-      printf "| %s x %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s | %s |\n", n, "'"$endpoints"'",
+      printf "| %s x %s | %s | %s | %s | %s | %s | %s | %s / %s | %s | %s | %s | %s |\n", n, "'"$endpoints"'",
         f(v[n, "full_ms"]), f(v[n, "full_cpu_ms"]), f(v[n, "full_warm_ms"]), up, f(v[n, "upstream_full_cpu_ms"]),
         ratio(v[n, "upstream_full_ms"], v[n, "full_ms"], v[n, "upstream_full_timeout_s"]),
         f2(v[n, "change_ms"]), f2(v[n, "change_max_ms"]), f(v[n, "upstream_change_ms"]),
-        ratio(v[n, "upstream_change_ms"], v[n, "change_ms"], ""), f(v[n, "restart_ms"])
+        ratio(v[n, "upstream_change_ms"], v[n, "change_ms"], ""), f(v[n, "restart_ms"]), f(v[n, "drift_check_ms"])
     }
   }
   function f(x) { return x == "" ? "" : sprintf("%.0f", x) }

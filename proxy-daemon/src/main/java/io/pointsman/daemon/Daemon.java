@@ -190,7 +190,7 @@ public final class Daemon implements AutoCloseable {
         if (dryRunAsked) {
             return new DryRunNetfilter();
         }
-        String why = HostFeatures.whyNoKernelAccess();
+        String why = HostFeatures.whyNoKernelAccess(config.mode());
         if (why != null) {
             log.warn("running as a dry run: {}; every payload is logged instead of applied", why);
             return new DryRunNetfilter();

@@ -12,12 +12,14 @@ final class HostFeatures {
     }
 
     /** Why the daemon cannot write to the kernel, or null when it can. */
-    static String whyNoKernelAccess() {
+    static String whyNoKernelAccess(String mode) {
         if (!isRoot()) {
             return "not running as root";
         }
-        if (which("iptables-restore") == null) {
-            return "iptables-restore not found on the PATH";
+        // nftables mode writes with nft; every other mode needs the iptables tools.
+        String tool = "nftables".equals(mode) ? "nft" : "iptables-restore";
+        if (which(tool) == null) {
+            return tool + " not found on the PATH";
         }
         return null;
     }

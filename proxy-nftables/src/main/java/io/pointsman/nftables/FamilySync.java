@@ -8,6 +8,7 @@ import io.pointsman.core.model.NodeInfo;
 import io.pointsman.core.model.ProxyState;
 import io.pointsman.core.model.ServicePort;
 import io.pointsman.core.model.ServicePortName;
+import io.pointsman.core.spi.DriftReport;
 import io.pointsman.core.spi.SyncException;
 import java.util.ArrayList;
 import java.util.List;
@@ -155,13 +156,86 @@ final class FamilySync {
         return d;
     }
 
-    private void readKernel() throws SyncException {
+    /**
+     * Reads the table back and lists what differs from what the last sync wrote: sets, chains (by
+     * rule count) and elements. Anything found makes the next sync read back and compare everything,
+     * which repairs it. Nothing is checked while that is due anyway.
+     */
+    DriftReport checkDrift() throws SyncException {
+        if (needRead || desired == null) {
+            return DriftReport.NONE;
+        }
+        Table want = desired.table();
+        Table actual = read(want.sets);
+        String f = options.family() + " ";
+        List<String> missing = new ArrayList<>();
+        List<String> modified = new ArrayList<>();
+        if (actual == null) {
+            missing.add(f + "table " + options.tableRef());
+        } else {
+            for (Map.Entry<String, SetDef> e : want.sets.entrySet()) {
+                String name = e.getKey();
+                SetDef def = e.getValue();
+                if (!actual.sets.containsKey(name)) {
+                    missing.add(f + def.kind() + " " + name);
+                } else if (!actual.declares(name, def)) {
+                    modified.add(f + def.kind() + " " + name + " (declared otherwise)");
+                } else if (!def.dynamic() && !actual.unknown.contains(name)) {
+                    int differ = differing(want.elements.getOrDefault(name, Map.of()),
+                            actual.elements.getOrDefault(name, Map.of()));
+                    if (differ > 0) {
+                        modified.add(f + def.kind() + " " + name + " (" + differ + " element(s))");
+                    }
+                }
+            }
+            for (String name : actual.sets.keySet()) {
+                if (!want.sets.containsKey(name)) {
+                    modified.add(f + "set " + name + " (not written by Pointsman)");
+                }
+            }
+            for (Map.Entry<String, ChainDef> e : want.chains.entrySet()) {
+                ChainDef have = actual.chains.get(e.getKey());
+                if (have == null) {
+                    missing.add(f + "chain " + e.getKey());
+                } else if (have.rules().size() != e.getValue().rules().size()) {
+                    modified.add(f + "chain " + e.getKey() + " (" + have.rules().size() + " rules, "
+                            + e.getValue().rules().size() + " written)");
+                }
+            }
+            for (String name : actual.chains.keySet()) {
+                if (!want.chains.containsKey(name)) {
+                    modified.add(f + "chain " + name + " (not written by Pointsman)");
+                }
+            }
+        }
+        DriftReport report = new DriftReport(missing, modified);
+        if (!report.isEmpty()) {
+            needRead = true;
+        }
+        return report;
+    }
+
+    /** Keys present in one map only, or with different values. */
+    private static int differing(Map<String, String> a, Map<String, String> b) {
+        int n = 0;
+        for (Map.Entry<String, String> e : a.entrySet()) {
+            if (!e.getValue().equals(b.get(e.getKey()))) {
+                n++;
+            }
+        }
+        for (String k : b.keySet()) {
+            if (!a.containsKey(k)) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** The table as the kernel holds it (null when there is none): through netlink, else nft. */
+    private Table read(Map<String, SetDef> wanted) throws SyncException {
         if (netlink != null) {
             try {
-                Table t = netlink.read(options.family(), options.table(), desired.table().sets);
-                kernel = t == null ? new Table() : t;
-                kernelHasTable = t != null;
-                return;
+                return netlink.read(options.family(), options.table(), wanted);
             } catch (io.pointsman.nftables.netlink.NetlinkException e) {
                 log.warn("{}: reading table {} through netlink failed, reading it with nft instead: {}",
                         options.family(), options.tableRef(), e.getMessage());
@@ -171,22 +245,29 @@ final class FamilySync {
         try {
             json = nft.listJson(List.of("table", options.ip(), options.table()));
         } catch (NftException e) {
-            needRead = true;
             throw new SyncException(options.family() + ": cannot read table " + options.tableRef() + " back: "
-                    + e.getMessage() + "; nothing was written", e);
+                    + e.getMessage(), e);
         }
         if (json == null) {
-            kernel = new Table();
-            kernelHasTable = false;
-            return;
+            return null;
         }
         try {
-            kernel = KernelReader.parse(json);
+            return KernelReader.parse(json);
         } catch (IllegalArgumentException e) {
-            needRead = true;
             throw new SyncException(options.family() + ": cannot understand table " + options.tableRef() + ": "
-                    + e.getMessage() + "; nothing was written", e);
+                    + e.getMessage(), e);
         }
-        kernelHasTable = true;
+    }
+
+    private void readKernel() throws SyncException {
+        Table t;
+        try {
+            t = read(desired.table().sets);
+        } catch (SyncException e) {
+            needRead = true;
+            throw new SyncException(e.getMessage() + "; nothing was written", e);
+        }
+        kernel = t == null ? new Table() : t;
+        kernelHasTable = t != null;
     }
 }

@@ -301,6 +301,36 @@ class NftablesKernelTest {
     }
 
     @Test
+    void theDriftCheckFindsHandEditsAndTheNextSyncRepairsThem() throws Exception {
+        for (boolean viaNetlink : new boolean[] {true, false}) {
+            try (Netns ns = Netns.create("nft-check")) {
+                ProxyState state = Fixtures.upstreamOverall();
+                NftablesBackend b = viaNetlink ? netlinkBackend(Fixtures.config(), new ExecNft(ns.prefix()), ns)
+                        : backend(Fixtures.config(), new ExecNft(ns.prefix()));
+                b.sync(state, ChangeSet.NONE, true);
+                assertThat(b.checkDrift().isEmpty()).as("drift right after a sync (netlink %s)", viaNetlink).isTrue();
+
+                ns.exec("nft", "delete", "element", "ip", "pointsman", "backends-1", "{ 172.30.0.44 . tcp . 80 }");
+                ns.exec("nft", "flush", "chain", "ip", "pointsman", "services");
+                ns.exec("nft", "add", "chain", "ip", "pointsman", "stray");
+                ns.exec("nft", "flush", "chain", "ip", "pointsman", "filter-input");
+                ns.exec("nft", "delete", "chain", "ip", "pointsman", "nodeport-endpoints-check");
+                var report = b.checkDrift();
+                assertThat(report.missing()).as("netlink %s", viaNetlink).containsExactly("IPv4 chain nodeport-endpoints-check");
+                assertThat(report.modified()).as("netlink %s", viaNetlink).containsExactlyInAnyOrder(
+                        "IPv4 map backends-1 (1 element(s))", "IPv4 chain services (0 rules, 9 written)",
+                        "IPv4 chain filter-input (0 rules, 4 written)", "IPv4 chain stray (not written by Pointsman)");
+
+                // A sync without changes, as the reconciler runs after a drift report.
+                b.sync(state, ChangeSet.NONE, false);
+                assertHolds(ns, Fixtures.config(), IpFamily.IPv4, state);
+                assertThat(b.checkDrift().isEmpty()).isTrue();
+                b.close();
+            }
+        }
+    }
+
+    @Test
     void changingAnAffinityTimeoutReplacesItsSetsInOneTransaction() throws Exception {
         try (Netns ns = Netns.create("nft-aff")) {
             Svc svc = new Svc(name("ns", "a", "p"), "10.96.0.1", 80);

@@ -104,6 +104,12 @@ public final class NftablesBench {
         SyncResult again = restarted.sync(state, ChangeSet.NONE, true);
         double restartMs = ms(t2);
         result("restart_ms", restartMs);
+        long t5 = System.nanoTime();
+        var drift = restarted.checkDrift();
+        double driftMs = ms(t5);
+        result("drift_check_ms", driftMs);
+        System.out.printf("   Pointsman drift check (every sync period: read back, compare): %.0f ms, %d object(s) drifted%n",
+                driftMs, drift.size());
         restarted.close();
         System.out.printf("   Pointsman restart (read back through netlink, compare, rewrite the rules): %.0f ms;"
                 + " elements written %d, deleted %d%n", restartMs, again.counts().getOrDefault("elementsAdded", -1L),
