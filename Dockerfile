@@ -24,7 +24,7 @@ FROM ${RUNTIME_IMAGE}
 # nftables mode's tool; ipvsadm and curl are for debugging by hand (kubectl exec).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      openjdk-17-jre-headless iptables ipset conntrack iproute2 ipvsadm nftables kmod curl \
+      openjdk-17-jre-headless iptables ipset conntrack nfacct iproute2 ipvsadm nftables kmod curl \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
 COPY --from=build /pointsman.jar /opt/pointsman/pointsman.jar
 COPY --chmod=0755 docker/pointsman-entrypoint.sh /usr/local/bin/pointsman

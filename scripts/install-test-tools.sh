@@ -4,7 +4,7 @@
 # what is missing and exits 0, and the kernel tests then skip (outside CI) with that reason.
 set -euo pipefail
 
-packages=(iptables ipset conntrack socat iproute2 nftables prometheus curl procps ipvsadm)
+packages=(iptables ipset conntrack nfacct socat iproute2 nftables prometheus curl procps ipvsadm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -11,6 +11,7 @@ import io.pointsman.core.linux.Conntrack;
 import io.pointsman.core.linux.DryRunNetfilter;
 import io.pointsman.core.linux.ExecConntrack;
 import io.pointsman.core.linux.ExecNetfilter;
+import io.pointsman.core.linux.ExecNfacct;
 import io.pointsman.core.linux.Netfilter;
 import io.pointsman.core.linux.ProcSysctl;
 import io.pointsman.core.linux.StartupSysctls;
@@ -77,6 +78,9 @@ public final class Daemon implements AutoCloseable {
         if (!netfilter.dryRun()) {
             // The node's own network namespace: the one this process runs in.
             features.addAll(StartupSysctls.apply(config, new ProcSysctl()).features());
+            if ("iptables".equals(config.mode()) && HostFeatures.nfacctCounters(new ExecNfacct(), metrics)) {
+                features.add("nfacct");
+            }
         }
         ProxyBackend backend = provider.create(new BackendContext(config, metrics, netfilter, features, false));
         closeables.add(backend);

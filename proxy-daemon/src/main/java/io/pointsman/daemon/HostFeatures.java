@@ -1,6 +1,9 @@
 package io.pointsman.daemon;
 
+import io.micrometer.core.instrument.FunctionCounter;
 import io.pointsman.core.linux.Netfilter;
+import io.pointsman.core.linux.Nfacct;
+import io.pointsman.core.metrics.ProxyMetrics;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
@@ -35,6 +38,26 @@ final class HostFeatures {
             features.add("random-fully");
         }
         return features;
+    }
+
+    /**
+     * Creates upstream's two nfacct counters when the host has nfacct (tool and kernel support)
+     * and exports them as upstream's iptables-mode metrics; answers whether rules may use them.
+     */
+    static boolean nfacctCounters(Nfacct nfacct, ProxyMetrics metrics) {
+        if (which("nfacct") == null || !nfacct.ensure(Nfacct.INVALID_DROPPED)
+                || !nfacct.ensure(Nfacct.LOCALHOST_NODEPORTS_ACCEPTED)) {
+            return false;
+        }
+        FunctionCounter.builder("kubeproxy.iptables.ct.state.invalid.dropped.packets", nfacct,
+                        n -> Math.max(0, n.packets(Nfacct.INVALID_DROPPED)))
+                .description("[ALPHA] packets dropped by iptables to work around conntrack problems")
+                .register(metrics.registry());
+        FunctionCounter.builder("kubeproxy.iptables.localhost.nodeports.accepted.packets", nfacct,
+                        n -> Math.max(0, n.packets(Nfacct.LOCALHOST_NODEPORTS_ACCEPTED)))
+                .description("[ALPHA] Number of packets accepted on nodeports of loopback interface")
+                .register(metrics.registry());
+        return true;
     }
 
     /** Parses "iptables v1.8.9 (nf_tables)"; null when iptables cannot be run. */

@@ -1,14 +1,8 @@
 package io.pointsman.core.linux;
 
 import io.pointsman.core.model.IpFamily;
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -56,15 +50,15 @@ public final class ExecNetfilter implements Netfilter {
     public void restore(IpFamily family, String payload) throws RestoreException {
         String tool = family == IpFamily.IPv4 ? iptablesRestore : ip6tablesRestore;
         // -w: wait for the xtables lock (5 s) rather than fail while another tool holds it.
-        Result r = run(List.of(tool, "-w", "5", "-W", "100000", "--noflush", "--counters"), payload);
-        if (r.exit != 0) {
+        ToolProcess.Result r = run(List.of(tool, "-w", "5", "-W", "100000", "--noflush", "--counters"), payload);
+        if (r.exit() != 0) {
             int line = 0;
-            Matcher m = FAILED_LINE.matcher(r.stderr);
+            Matcher m = FAILED_LINE.matcher(r.stderr());
             if (m.find()) {
                 line = Integer.parseInt(m.group(1));
             }
             String text = lineOf(payload, line);
-            throw new RestoreException(tool + " exited " + r.exit + ": " + oneLine(r.stderr)
+            throw new RestoreException(tool + " exited " + r.exit() + ": " + oneLine(r.stderr())
                     + (line > 0 ? " (line " + line + ": " + text + ")" : ""), line, text);
         }
     }
@@ -72,11 +66,11 @@ public final class ExecNetfilter implements Netfilter {
     @Override
     public String save(IpFamily family, String table) throws RestoreException {
         String tool = family == IpFamily.IPv4 ? iptablesSave : ip6tablesSave;
-        Result r = run(List.of(tool, "-t", table), null);
-        if (r.exit != 0) {
-            throw new RestoreException(tool + " -t " + table + " exited " + r.exit + ": " + oneLine(r.stderr), 0, "");
+        ToolProcess.Result r = run(List.of(tool, "-t", table), null);
+        if (r.exit() != 0) {
+            throw new RestoreException(tool + " -t " + table + " exited " + r.exit() + ": " + oneLine(r.stderr()), 0, "");
         }
-        return r.stdout;
+        return r.stdout();
     }
 
     /**
@@ -115,56 +109,13 @@ public final class ExecNetfilter implements Netfilter {
         return end < 0 ? text.substring(start) : text.substring(start, end);
     }
 
-    private record Result(int exit, String stdout, String stderr) {
-    }
-
-    private Result run(List<String> tool, String stdin) throws RestoreException {
+    private ToolProcess.Result run(List<String> tool, String stdin) throws RestoreException {
         List<String> command = new ArrayList<>(commandPrefix);
         command.addAll(tool);
-        ProcessBuilder pb = new ProcessBuilder(command);
-        Process p;
         try {
-            p = pb.start();
-        } catch (IOException e) {
-            throw new RestoreException("cannot run " + tool.get(0) + ": " + e.getMessage()
-                    + " (expected: the iptables tools on the PATH)", e);
+            return ToolProcess.run(command, stdin == null ? "" : stdin, TIMEOUT_SECONDS);
+        } catch (ToolProcess.ToolException e) {
+            throw new RestoreException(e.getMessage() + (e.notStarted() ? " (expected: the iptables tools on the PATH)" : ""), e);
         }
-        try {
-            ByteArrayOutputStream out = new ByteArrayOutputStream();
-            ByteArrayOutputStream err = new ByteArrayOutputStream();
-            Thread outPump = pump(p.getInputStream(), out);
-            Thread errPump = pump(p.getErrorStream(), err);
-            try (OutputStream in = p.getOutputStream()) {
-                if (stdin != null) {
-                    in.write(stdin.getBytes(StandardCharsets.UTF_8));
-                }
-            } catch (IOException e) {
-                // The tool may exit early on a bad line and close its stdin; its exit code tells.
-            }
-            if (!p.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new RestoreException(tool.get(0) + " did not finish within " + TIMEOUT_SECONDS + " s", 0, "");
-            }
-            outPump.join();
-            errPump.join();
-            return new Result(p.exitValue(), out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } catch (InterruptedException e) {
-            p.destroyForcibly();
-            Thread.currentThread().interrupt();
-            throw new RestoreException("interrupted while running " + tool.get(0), e);
-        }
-    }
-
-    private static Thread pump(InputStream in, ByteArrayOutputStream sink) {
-        Thread t = new Thread(() -> {
-            try (in) {
-                in.transferTo(sink);
-            } catch (IOException ignored) {
-                // The process went away; what was read is kept.
-            }
-        }, "exec-pump");
-        t.setDaemon(true);
-        t.start();
-        return t;
     }
 }
