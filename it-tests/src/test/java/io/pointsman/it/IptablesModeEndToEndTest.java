@@ -116,28 +116,14 @@ class IptablesModeEndToEndTest {
 
     @AfterAll
     void stopEverything() {
-        // Each step runs even if an earlier one throws; fields are cleared so a second call is a no-op.
+        // Fields are cleared first, so a second call is a no-op.
         Lab l = lab;
         MockApi a = api;
         RunDir d = runDir;
         lab = null;
         api = null;
         runDir = null;
-        try {
-            if (l != null) {
-                l.close();
-            }
-        } finally {
-            try {
-                if (a != null) {
-                    a.close();
-                }
-            } finally {
-                if (d != null) {
-                    d.close();
-                }
-            }
-        }
+        LabTeardown.closeAll(l, a, d);
     }
 
     @Test

@@ -154,27 +154,14 @@ class NftablesModeEndToEndTest {
 
     @AfterAll
     void stopEverything() {
+        // Fields are cleared first, so a second call is a no-op.
         Lab l = lab;
         MockApi a = api;
         RunDir d = runDir;
         lab = null;
         api = null;
         runDir = null;
-        try {
-            if (l != null) {
-                l.close();
-            }
-        } finally {
-            try {
-                if (a != null) {
-                    a.close();
-                }
-            } finally {
-                if (d != null) {
-                    d.close();
-                }
-            }
-        }
+        LabTeardown.closeAll(l, a, d);
     }
 
     @Test

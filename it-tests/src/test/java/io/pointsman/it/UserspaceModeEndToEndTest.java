@@ -131,27 +131,14 @@ class UserspaceModeEndToEndTest {
 
     @AfterAll
     void stopEverything() {
+        // Fields are cleared first, so a second call is a no-op.
         Lab l = lab;
         MockApi a = api;
         RunDir d = runDir;
         lab = null;
         api = null;
         runDir = null;
-        try {
-            if (l != null) {
-                l.close();
-            }
-        } finally {
-            try {
-                if (a != null) {
-                    a.close();
-                }
-            } finally {
-                if (d != null) {
-                    d.close();
-                }
-            }
-        }
+        LabTeardown.closeAll(l, a, d);
     }
 
     @Test
