@@ -2,6 +2,7 @@ package io.pointsman.iptables;
 
 import static java.util.Objects.requireNonNull;
 
+import io.pointsman.core.config.NodePortSelection;
 import io.pointsman.core.config.ProxyConfig;
 import io.pointsman.core.model.IpAddresses;
 import io.pointsman.core.model.IpFamily;
@@ -48,33 +49,11 @@ public record RenderOptions(IpFamily family, String masqueradeMark, boolean masq
 
     /** Options for one family, from the effective configuration and the host features present. */
     public static RenderOptions from(ProxyConfig config, Set<String> hostFeatures, IpFamily family) {
-        String clusterCidr = null;
-        for (String c : config.clusterCIDRs()) {
-            if (IpAddresses.familyOf(c) == family) {
-                clusterCidr = c;
-                break;
-            }
-        }
-        List<String> cidrs = new ArrayList<>();
-        boolean primary = false;
-        boolean zeroCidr = false;
-        for (String a : config.nodePortAddresses()) {
-            if ("primary".equals(a)) {
-                primary = true;
-            } else if (IpAddresses.familyOf(a) == family) {
-                zeroCidr |= a.endsWith("/0");
-                cidrs.add(a);
-            }
-        }
-        if (zeroCidr) {
-            // A zero-length prefix matches every address: same as not restricting at all.
-            cidrs.clear();
-            primary = false;
-        }
-        boolean matchAll = cidrs.isEmpty() && !primary;
-        // Upstream turns localhost NodePorts off when nodePortAddresses cannot match 127.0.0.1.
-        boolean loopbackAllowed = matchAll || cidrs.stream().anyMatch(c -> IpAddresses.cidrContains(c, "127.0.0.1"));
-        boolean localhost = family == IpFamily.IPv4 && config.localhostNodePorts() && loopbackAllowed;
+        String clusterCidr = config.clusterCIDR(family);
+        NodePortSelection nodePorts = NodePortSelection.of(config, family);
+        List<String> cidrs = nodePorts.cidrs();
+        boolean primary = nodePorts.primary();
+        boolean localhost = nodePorts.localhostNodePorts(config, family);
         return new RenderOptions(family, "0x" + Integer.toHexString(config.masqueradeMark()), config.masqueradeAll(),
                 config.detectLocalMode(), clusterCidr, config.bridgeInterface(), config.interfaceNamePrefix(),
                 localhost, hostFeatures.contains(FEATURE_NFACCT), hostFeatures.contains(FEATURE_RANDOM_FULLY),

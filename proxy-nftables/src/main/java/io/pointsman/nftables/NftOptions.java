@@ -2,6 +2,7 @@ package io.pointsman.nftables;
 
 import static java.util.Objects.requireNonNull;
 
+import io.pointsman.core.config.NodePortSelection;
 import io.pointsman.core.config.ProxyConfig;
 import io.pointsman.core.model.IpAddresses;
 import io.pointsman.core.model.IpFamily;
@@ -37,32 +38,11 @@ record NftOptions(IpFamily family, String table, String masqueradeMark, boolean 
     }
 
     static NftOptions from(ProxyConfig config, IpFamily family) {
-        String clusterCidr = null;
-        for (String c : config.clusterCIDRs()) {
-            if (IpAddresses.familyOf(c) == family) {
-                clusterCidr = c;
-                break;
-            }
-        }
-        List<String> cidrs = new ArrayList<>();
-        boolean primary = false;
-        boolean zero = false;
-        for (String a : config.nodePortAddresses()) {
-            if ("primary".equals(a)) {
-                primary = true;
-            } else if (IpAddresses.familyOf(a) == family) {
-                zero |= a.endsWith("/0");
-                cidrs.add(IpAddresses.canonicalCidr(a));
-            }
-        }
-        if (zero) {
-            // A zero-length prefix matches every address: the same as no restriction.
-            cidrs.clear();
-            primary = false;
-        }
-        boolean matchAll = cidrs.isEmpty() && !primary;
-        boolean loopbackAllowed = matchAll || cidrs.stream().anyMatch(c -> IpAddresses.cidrContains(c, "127.0.0.1"));
-        boolean localhost = family == IpFamily.IPv4 && config.localhostNodePorts() && loopbackAllowed;
+        String clusterCidr = config.clusterCIDR(family);
+        NodePortSelection nodePorts = NodePortSelection.of(config, family);
+        List<String> cidrs = nodePorts.cidrs();
+        boolean primary = nodePorts.primary();
+        boolean localhost = nodePorts.localhostNodePorts(config, family);
         return new NftOptions(family, TABLE, "0x" + Integer.toHexString(config.masqueradeMark()),
                 config.masqueradeAll(), config.detectLocalMode(), clusterCidr, config.bridgeInterface(),
                 config.interfaceNamePrefix(), cidrs, primary, localhost);

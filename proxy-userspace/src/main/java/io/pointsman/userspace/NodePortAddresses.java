@@ -1,15 +1,12 @@
 package io.pointsman.userspace;
 
+import io.pointsman.core.health.NodePortBindAddresses;
 import io.pointsman.core.model.IpAddresses;
 import io.pointsman.core.model.IpFamily;
 import io.pointsman.core.model.NodeInfo;
 import java.net.InetAddress;
-import java.net.NetworkInterface;
-import java.net.SocketException;
 import java.net.UnknownHostException;
 import java.util.ArrayList;
-import java.util.Collections;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.function.Supplier;
@@ -27,52 +24,25 @@ final class NodePortAddresses {
     private NodePortAddresses() {
     }
 
+    /** Core's node-port address selection (the health-check servers use the same), as socket addresses. */
     static List<InetAddress> resolve(List<String> configured, NodeInfo node, Set<IpFamily> families,
                                      Supplier<List<InetAddress>> localAddresses) {
-        if (configured.isEmpty()) {
-            return List.of(families.contains(IpFamily.IPv6) ? ANY_V6 : ANY_V4);
+        List<String> local = new ArrayList<>();
+        for (InetAddress a : localAddresses.get()) {
+            local.add(IpAddresses.format(a.getAddress()));
         }
-        Set<InetAddress> out = new LinkedHashSet<>();
-        List<String> cidrs = new ArrayList<>();
-        for (String entry : configured) {
-            if ("primary".equals(entry)) {
-                for (String ip : node.addresses()) {
-                    if (families.contains(IpFamily.of(ip))) {
-                        out.add(literal(ip));
-                    }
-                }
-            } else {
-                cidrs.add(IpAddresses.canonicalCidr(entry));
-            }
-        }
-        if (!cidrs.isEmpty()) {
-            for (InetAddress a : localAddresses.get()) {
-                String ip = IpAddresses.format(a.getAddress());
-                if (!families.contains(IpFamily.of(ip))) {
-                    continue;
-                }
-                for (String cidr : cidrs) {
-                    if (IpAddresses.cidrContains(cidr, ip)) {
-                        out.add(literal(ip));
-                        break;
-                    }
-                }
-            }
+        List<InetAddress> out = new ArrayList<>();
+        for (String ip : NodePortBindAddresses.select(configured, families, local, node)) {
+            out.add(literal(ip));
         }
         return List.copyOf(out);
     }
 
-    /** The addresses of this host's interfaces (those that are up). */
+    /** This host's interface addresses (without IPv6 link-local ones). */
     static List<InetAddress> localAddresses() {
         List<InetAddress> out = new ArrayList<>();
-        try {
-            for (NetworkInterface nif : Collections.list(NetworkInterface.getNetworkInterfaces())) {
-                if (nif.isUp()) {
-                    out.addAll(Collections.list(nif.getInetAddresses()));
-                }
-            }
-        } catch (SocketException e) {
-            throw new IllegalStateException("cannot list this host's addresses: " + e.getMessage(), e);
+        for (String ip : NodePortBindAddresses.interfaceAddresses()) {
+            out.add(literal(ip));
         }
         return out;
     }

@@ -96,6 +96,16 @@ public record ProxyConfig(String mode, String kubeconfig, String master, String 
         return b;
     }
 
+    /** The cluster CIDR of one family, or null when none is configured for it. */
+    public String clusterCIDR(io.pointsman.core.model.IpFamily family) {
+        for (String c : clusterCIDRs) {
+            if (io.pointsman.core.model.IpAddresses.familyOf(c) == family) {
+                return c;
+            }
+        }
+        return null;
+    }
+
     /** The masquerade mark value, 1 << masqueradeBit. */
     public int masqueradeMark() {
         return 1 << masqueradeBit;
