@@ -213,7 +213,11 @@ class UserspaceBackendLoopbackTest {
             go.countDown();
             client.shutdownOutput();
             long expected = written;
-            await().atMost(Duration.ofSeconds(20)).until(() -> serverRead.get() == expected);
+            await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(serverRead.get())
+                    .as("bytes the endpoint read of the %d the client wrote (relay forwarded %.0f)", expected,
+                            metrics.registry().find("pointsman.userspace.bytes").tag("direction", "to_endpoint")
+                                    .counter().count())
+                    .isEqualTo(expected));
         }
     }
 
