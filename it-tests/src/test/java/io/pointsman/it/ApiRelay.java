@@ -78,34 +78,6 @@ final class ApiRelay {
 
     /** Writes a kubeconfig for the node's end of the relay, with {@code token} as the user's bearer token. */
     Path kubeconfig(String fileName, String token) {
-        if (!token.matches("[A-Za-z0-9._-]+")) {
-            throw new IllegalArgumentException("token: " + token + " (expected: letters, digits, '.', '_', '-')");
-        }
-        Path kubeconfig = lab.runDir().resolve(fileName);
-        String text = """
-                apiVersion: v1
-                kind: Config
-                clusters:
-                - name: lab
-                  cluster:
-                    server: http://127.0.0.1:%d
-                users:
-                - name: lab
-                  user:
-                    token: %s
-                contexts:
-                - name: lab
-                  context:
-                    cluster: lab
-                    user: lab
-                    namespace: default
-                current-context: lab
-                """.formatted(Lab.API_PORT, token);
-        try {
-            Files.writeString(kubeconfig, text);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + kubeconfig + ": " + e.getMessage(), e);
-        }
-        return kubeconfig;
+        return Lab.writeKubeconfig(lab.runDir().resolve(fileName), token);
     }
 }

@@ -254,6 +254,41 @@ final class Lab implements AutoCloseable {
     }
 
     /**
+     * Writes a kubeconfig for the node's end of the API relay (http://127.0.0.1:{@value #API_PORT}),
+     * with {@code token} as the user's bearer token. Answers {@code kubeconfig}.
+     */
+    static Path writeKubeconfig(Path kubeconfig, String token) {
+        if (!token.matches("[A-Za-z0-9._-]+")) {
+            throw new IllegalArgumentException("token: " + token + " (expected: letters, digits, '.', '_', '-')");
+        }
+        String text = """
+                apiVersion: v1
+                kind: Config
+                clusters:
+                - name: lab
+                  cluster:
+                    server: http://127.0.0.1:%d
+                users:
+                - name: lab
+                  user:
+                    token: %s
+                contexts:
+                - name: lab
+                  context:
+                    cluster: lab
+                    user: lab
+                    namespace: default
+                current-context: lab
+                """.formatted(API_PORT, token);
+        try {
+            Files.writeString(kubeconfig, text);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + kubeconfig + ": " + e.getMessage(), e);
+        }
+        return kubeconfig;
+    }
+
+    /**
      * Lets the node reach an API server listening on the host's 127.0.0.1:{@code apiPort} at its own
      * 127.0.0.1:6443, through a unix socket in the run directory (all traffic stays on loopbacks),
      * and writes a kubeconfig for it. Answers the kubeconfig's path.
@@ -267,31 +302,7 @@ final class Lab implements AutoCloseable {
                 .until(() -> Files.exists(socket));
         processes.start("api relay (node side)", inside(node, "socat",
                 "TCP-LISTEN:" + API_PORT + ",bind=127.0.0.1,fork,reuseaddr", "UNIX-CONNECT:" + socket), log);
-        Path kubeconfig = runDir.resolve("kubeconfig");
-        String text = """
-                apiVersion: v1
-                kind: Config
-                clusters:
-                - name: lab
-                  cluster:
-                    server: http://127.0.0.1:%d
-                users:
-                - name: lab
-                  user:
-                    token: lab-token
-                contexts:
-                - name: lab
-                  context:
-                    cluster: lab
-                    user: lab
-                    namespace: default
-                current-context: lab
-                """.formatted(API_PORT);
-        try {
-            Files.writeString(kubeconfig, text);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + kubeconfig + ": " + e.getMessage(), e);
-        }
+        Path kubeconfig = writeKubeconfig(runDir.resolve("kubeconfig"), "lab-token");
         await("API relay answering inside the node").atMost(Duration.ofSeconds(10))
                 .pollInterval(Duration.ofMillis(200)).ignoreExceptions()
                 .until(() -> Probe.httpGet(node, "127.0.0.1:" + API_PORT, "/api/v1/namespaces").status() == 200);

@@ -344,8 +344,8 @@ public final class IptablesRenderer {
         }
         ServicePortName name = svc.name();
         String hash = previous != null ? previous.hash : ChainNames.serviceHash(name);
-        ServicePort view = familyView(svc);
-        Plan plan = new Plan(view, clusterIP, hash, select(endpointsOfFamily(endpoints), view, node));
+        ServicePort view = svc.ofFamily(family);
+        Plan plan = new Plan(view, clusterIP, hash, EndpointSelector.select(Endpoint.ofFamily(endpoints, family), view, node, true));
 
         for (StringBuilder b : entryBuffers) {
             b.setLength(0);
@@ -815,58 +815,10 @@ public final class IptablesRenderer {
         }
     }
 
-    private static Selection select(List<Endpoint> endpoints, ServicePort svc, NodeInfo node) {
-        return EndpointSelector.select(endpoints, svc, node, true);
-    }
-
     /** Upstream serves a health-check node port only for LoadBalancer Services with externalTrafficPolicy Local. */
     private static int healthCheckNodePort(ServicePort svc) {
         return svc.type() == ServiceType.LOAD_BALANCER && svc.externalTrafficPolicy() == TrafficPolicy.LOCAL
                 ? svc.healthCheckNodePort() : 0;
-    }
-
-    /** The service port with external IPs, load-balancer IPs and source ranges of this family only. */
-    private ServicePort familyView(ServicePort svc) {
-        List<String> ext = ofFamily(svc.externalIPs());
-        List<String> lb = ofFamily(svc.loadBalancerIPs());
-        List<String> ranges = ofFamily(svc.loadBalancerSourceRanges());
-        if (ext == svc.externalIPs() && lb == svc.loadBalancerIPs() && ranges == svc.loadBalancerSourceRanges()) {
-            return svc;
-        }
-        return new ServicePort(svc.name(), svc.type(), svc.clusterIPs(), svc.port(), svc.nodePort(), ext, lb, ranges,
-                svc.affinityTimeoutSeconds(), svc.externalTrafficPolicy(), svc.internalTrafficPolicy(),
-                svc.healthCheckNodePort(), svc.trafficDistribution());
-    }
-
-    /** The entries of this family; the same list when all are (the common case, no copy). */
-    private List<String> ofFamily(List<String> ipsOrCidrs) {
-        for (String a : ipsOrCidrs) {
-            if (IpAddresses.familyOf(a) != family) {
-                List<String> out = new ArrayList<>(ipsOrCidrs.size());
-                for (String b : ipsOrCidrs) {
-                    if (IpAddresses.familyOf(b) == family) {
-                        out.add(b);
-                    }
-                }
-                return out;
-            }
-        }
-        return ipsOrCidrs;
-    }
-
-    private List<Endpoint> endpointsOfFamily(List<Endpoint> endpoints) {
-        for (Endpoint ep : endpoints) {
-            if (ep.family() != family) {
-                List<Endpoint> out = new ArrayList<>(endpoints.size());
-                for (Endpoint e : endpoints) {
-                    if (e.family() == family) {
-                        out.add(e);
-                    }
-                }
-                return out;
-            }
-        }
-        return endpoints;
     }
 
     static void chainLine(StringBuilder b, String chain) {

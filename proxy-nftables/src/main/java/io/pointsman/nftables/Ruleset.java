@@ -388,8 +388,8 @@ final class Ruleset {
         if (clusterIP == null) {
             return null;
         }
-        ServicePort view = familyView(svc);
-        Selection sel = EndpointSelector.select(ofFamily(endpoints), view, node, true);
+        ServicePort view = svc.ofFamily(family);
+        Selection sel = EndpointSelector.select(Endpoint.ofFamily(endpoints, family), view, node, true);
         return new ServiceBuilder(view, clusterIP, sel, node).build();
     }
 
@@ -652,48 +652,5 @@ final class Ruleset {
         int pi = Integer.parseInt(inner.substring(inner.indexOf('/') + 1));
         return IpAddresses.familyOf(outer) == IpAddresses.familyOf(inner) && po <= pi
                 && IpAddresses.cidrContains(outer, inner.substring(0, inner.indexOf('/')));
-    }
-
-    /** The service port with external IPs, load-balancer IPs and source ranges of this family only. */
-    private ServicePort familyView(ServicePort svc) {
-        List<String> ext = ofFamily(svc.externalIPs(), false);
-        List<String> lb = ofFamily(svc.loadBalancerIPs(), false);
-        List<String> ranges = ofFamily(svc.loadBalancerSourceRanges(), true);
-        if (ext == svc.externalIPs() && lb == svc.loadBalancerIPs() && ranges == svc.loadBalancerSourceRanges()) {
-            return svc;
-        }
-        return new ServicePort(svc.name(), svc.type(), svc.clusterIPs(), svc.port(), svc.nodePort(), ext, lb, ranges,
-                svc.affinityTimeoutSeconds(), svc.externalTrafficPolicy(), svc.internalTrafficPolicy(),
-                svc.healthCheckNodePort(), svc.trafficDistribution());
-    }
-
-    private List<String> ofFamily(List<String> values, boolean cidrs) {
-        for (String a : values) {
-            if (IpAddresses.familyOf(a) != family) {
-                List<String> out = new ArrayList<>(values.size());
-                for (String b : values) {
-                    if (IpAddresses.familyOf(b) == family) {
-                        out.add(b);
-                    }
-                }
-                return out;
-            }
-        }
-        return values;
-    }
-
-    private List<Endpoint> ofFamily(List<Endpoint> endpoints) {
-        for (Endpoint ep : endpoints) {
-            if (ep.family() != family) {
-                List<Endpoint> out = new ArrayList<>(endpoints.size());
-                for (Endpoint e : endpoints) {
-                    if (e.family() == family) {
-                        out.add(e);
-                    }
-                }
-                return out;
-            }
-        }
-        return endpoints;
     }
 }

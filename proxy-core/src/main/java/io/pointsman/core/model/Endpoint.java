@@ -2,6 +2,7 @@ package io.pointsman.core.model;
 
 import static java.util.Objects.requireNonNull;
 
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -40,6 +41,16 @@ public record Endpoint(String ip, int port, boolean ready, boolean serving, bool
 
     public IpFamily family() {
         return IpFamily.of(ip);
+    }
+
+    /** The endpoints of one family; the same list when all are (the common case, no copy). */
+    public static List<Endpoint> ofFamily(List<Endpoint> endpoints, IpFamily family) {
+        for (Endpoint ep : endpoints) {
+            if (ep.family() != family) {
+                return endpoints.stream().filter(e -> e.family() == family).toList();
+            }
+        }
+        return endpoints;
     }
 
     public boolean isLocal(String thisNode) {

@@ -3,6 +3,7 @@ package io.pointsman.core.model;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.util.List;
 
 /**
  * Strict parsing and canonical formatting of IP literals and CIDRs. Never resolves host names:
@@ -202,6 +203,16 @@ public final class IpAddresses {
             }
         }
         return true;
+    }
+
+    /** The IPs or CIDRs of one family; the same list when all are (the common case, no copy). */
+    public static List<String> ofFamily(List<String> ipsOrCidrs, IpFamily family) {
+        for (String a : ipsOrCidrs) {
+            if (familyOf(a) != family) {
+                return ipsOrCidrs.stream().filter(b -> familyOf(b) == family).toList();
+            }
+        }
+        return ipsOrCidrs;
     }
 
     /** Family of a canonical IP or CIDR. */

@@ -89,6 +89,22 @@ public record ServicePort(ServicePortName name, ServiceType type, List<String> c
         return affinityTimeoutSeconds > 0;
     }
 
+    /**
+     * This port as one IP family's rules see it: external IPs, load-balancer IPs and source ranges
+     * of that family only (cluster IPs are kept whole; callers pick theirs). Answers this same
+     * record when nothing is of the other family, the common case.
+     */
+    public ServicePort ofFamily(IpFamily family) {
+        List<String> ext = IpAddresses.ofFamily(externalIPs, family);
+        List<String> lb = IpAddresses.ofFamily(loadBalancerIPs, family);
+        List<String> ranges = IpAddresses.ofFamily(loadBalancerSourceRanges, family);
+        if (ext == externalIPs && lb == loadBalancerIPs && ranges == loadBalancerSourceRanges) {
+            return this;
+        }
+        return new ServicePort(name, type, clusterIPs, port, nodePort, ext, lb, ranges, affinityTimeoutSeconds,
+                externalTrafficPolicy, internalTrafficPolicy, healthCheckNodePort, trafficDistribution);
+    }
+
     public ServicePort withNodePort(int newNodePort) {
         return new ServicePort(name, type, clusterIPs, port, newNodePort, externalIPs, loadBalancerIPs,
                 loadBalancerSourceRanges, affinityTimeoutSeconds, externalTrafficPolicy, internalTrafficPolicy,
